@@ -1,0 +1,12 @@
+# Finds sealpub's dependencies: CMake's own modules where they exist, pkg-config otherwise.
+find_package(OpenSSL 3.0 REQUIRED COMPONENTS Crypto)
+find_package(CURL REQUIRED)
+find_package(PostgreSQL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
+if(SEALPUB_TESTS)
+  pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
+endif()

@@ -1,0 +1,160 @@
+/* sealpub.h: the public API of libsealpub, the sealed artifact publisher. */
+#ifndef SEALPUB_SEALPUB_H
+#define SEALPUB_SEALPUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SP_MUST_USE __attribute__((warn_unused_result))
+#else
+#define SP_MUST_USE
+#endif
+
+/* Every fallible call returns one of these. The CLI maps them to exit codes
+ * (see sp_status_exit_code and docs/CLI.md). */
+typedef enum sp_status {
+    SP_OK = 0,
+    SP_ERR_USAGE,       /* bad argument, name, size or environment value */
+    SP_ERR_INPUT,       /* input missing, unreadable, changed or truncated */
+    SP_ERR_IO,          /* local read/write failure */
+    SP_ERR_NOMEM,       /* allocation failed */
+    SP_ERR_CRYPTO,      /* the crypto library failed (not an auth failure) */
+    SP_ERR_FORMAT,      /* not a sealpub container, or malformed */
+    SP_ERR_AUTH,        /* authentication failed: wrong key or tampered data */
+    SP_ERR_TRUNCATED,   /* container ends before its authenticated end */
+    SP_ERR_STORE,       /* the object store failed */
+    SP_ERR_REGISTRY,    /* the registry failed */
+    SP_ERR_EXISTS,      /* the resource exists and --on-exists fail */
+    SP_ERR_NOT_FOUND,   /* no such resource / object */
+    SP_ERR_INTERRUPTED, /* SIGINT/SIGTERM or a cancel request */
+    SP_ERR_INTERNAL,    /* a bug: please report */
+    SP_STATUS_COUNT
+} sp_status;
+
+/* A caller-owned error record filled by failing calls: the status plus one
+ * line of detail (never a key, credential or connection string). */
+typedef struct sp_error {
+    sp_status status;
+    char msg[512];
+} sp_error;
+
+/* Static strings; never NULL. */
+const char *sp_status_name(sp_status s);
+int sp_status_exit_code(sp_status s);
+const char *sp_version(void);
+
+/* Limits of the container format (docs/FORMAT.md). */
+#define SP_CHUNK_MIN ((size_t)1 << 20)
+#define SP_CHUNK_MAX ((size_t)64 << 20)
+#define SP_CHUNK_DEFAULT ((size_t)4 << 20)
+#define SP_LEVEL_MAX 12
+#define SP_NAME_MAX 128     /* resource name */
+#define SP_FIELD_MAX 64     /* stage, architecture, version */
+#define SP_KEY_BYTES 32
+#define SP_OBJECT_KEY_MAX 1024
+
+typedef enum sp_on_exists { SP_ON_EXISTS_REPLACE = 0, SP_ON_EXISTS_FAIL } sp_on_exists;
+typedef enum sp_io_mode { SP_IO_AUTO = 0, SP_IO_URING, SP_IO_PREAD } sp_io_mode;
+
+/* Name checks shared by the CLI and the library: [A-Za-z0-9._-], not starting
+ * with a dot, 1..max bytes. Return SP_OK or SP_ERR_USAGE with a message. */
+SP_MUST_USE sp_status sp_validate_name(const char *what, const char *value, size_t max, sp_error *err);
+/* Canonicalises an architecture (x86_64/amd64 -> amd64, aarch64/arm64 -> arm64,
+ * others validated as names and kept). NULL or "" means the host's. */
+SP_MUST_USE sp_status sp_canonical_arch(const char *in, char out[SP_FIELD_MAX + 1], sp_error *err);
+/* Parses "4M", "4MiB", "1048576", "64m": bytes, binary multiples. */
+SP_MUST_USE sp_status sp_parse_size(const char *text, uint64_t *out, sp_error *err);
+/* "{stage}/{name}-{arch}-{version}.enc" */
+SP_MUST_USE sp_status sp_object_key(const char *name, const char *stage, const char *arch,
+                                    const char *version, char *out, size_t cap, sp_error *err);
+/* The default data folder ($SEALPUB_HOME, else $XDG_DATA_HOME/sealpub, else
+ * ~/.local/share/sealpub), created if missing. */
+SP_MUST_USE sp_status sp_default_home(char *out, size_t cap, sp_error *err);
+
+typedef struct sp_progress {
+    uint64_t in_bytes;   /* plaintext consumed so far */
+    uint64_t out_bytes;  /* container bytes handed to the store */
+    uint64_t total;      /* input size if known, else 0 */
+} sp_progress;
+typedef void (*sp_progress_fn)(void *ctx, const sp_progress *p);
+
+typedef struct sp_publish_opts {
+    const char *input;        /* a path, or "-" for standard input */
+    const char *name, *stage, *arch, *version;
+    int level;                /* 0..12; -1 = default */
+    unsigned threads;         /* 0 = online CPUs */
+    size_t chunk_size;        /* 0 = SP_CHUNK_DEFAULT */
+    const char *store_url;    /* NULL = $SEALPUB_STORE or the default home */
+    const char *registry_url; /* NULL = $SEALPUB_REGISTRY / $DATABASE_URL or the default home */
+    sp_on_exists on_exists;
+    sp_io_mode io_mode;
+    uint64_t expect_size;     /* UINT64_MAX = not given */
+    const char *expect_sha256;/* hex or NULL */
+    int content_tar;          /* -1 auto, 0 no, 1 yes: check tar end-of-archive */
+    sp_progress_fn progress;
+    void *progress_ctx;
+    volatile const int *cancel; /* optional: non-zero aborts the publish */
+} sp_publish_opts;
+
+/* Fills the defaults above. */
+void sp_publish_opts_init(sp_publish_opts *o);
+
+typedef struct sp_publish_result {
+    char object_key[SP_OBJECT_KEY_MAX];
+    char store[SP_OBJECT_KEY_MAX];    /* where it went, without credentials */
+    char registry[SP_OBJECT_KEY_MAX]; /* likewise */
+    char sha256[65];                  /* of the stored object's bytes */
+    char artifact_id[33];
+    char arch[SP_FIELD_MAX + 1];      /* canonical */
+    uint64_t plain_size, stored_size;
+    uint64_t chunks, chunks_stored_raw;
+    double seconds;
+    int replaced;                     /* a previous row was replaced */
+    int level;
+    unsigned threads;
+    size_t chunk_size;
+} sp_publish_result;
+
+/* Seals the input and publishes it: object first, then the registry row.
+ * On failure nothing is left behind (see docs/ARCHITECTURE.md). Thread-safe
+ * with respect to other calls; blocks the caller until done. */
+SP_MUST_USE sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *err);
+
+typedef struct sp_open_opts {
+    const char *input;        /* container path or "-" */
+    const char *output;       /* path, "-" for stdout; NULL = verify only */
+    const char *key_file;     /* 32 raw bytes or base64; NULL = look up the registry */
+    const char *registry_url; /* as for publish */
+    unsigned threads;
+} sp_open_opts;
+void sp_open_opts_init(sp_open_opts *o);
+
+typedef struct sp_open_result {
+    uint64_t plain_size, stored_size, chunks;
+    char name[SP_NAME_MAX + 1], stage[SP_FIELD_MAX + 1], arch[SP_FIELD_MAX + 1], version[SP_FIELD_MAX + 1];
+} sp_open_result;
+
+/* Verifies and decrypts a container. The output is written to a temporary
+ * file and renamed only after the final record authenticated, so a failure
+ * never leaves partial plaintext under the output name. */
+SP_MUST_USE sp_status sp_open(const sp_open_opts *o, sp_open_result *r, sp_error *err);
+
+/* Prints the header and the (unauthenticated without a key) index to out. */
+SP_MUST_USE sp_status sp_inspect(const char *path, int json, FILE *out, sp_error *err);
+
+/* Creates the registry's table if missing (safe to run twice). */
+SP_MUST_USE sp_status sp_registry_init(const char *registry_url, char *where, size_t cap, sp_error *err);
+
+/* A description of the CPU features the crypto and codec use, one line. */
+void sp_cpu_features(char *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages sealpub needs to build and test; with
+# --services also the local S3 gateway (Ceph radosgw) and PostgreSQL 15.
+#
+# Usage: scripts/install-deps.sh [--services]
+#
+# Idempotent: when every package is already installed it touches neither the
+# network nor apt, so CI and developers can run it before every build.
+set -euo pipefail
+
+BUILD_PKGS=(
+    build-essential cmake pkg-config
+    libssl-dev libdeflate-dev liburing-dev libcurl4-openssl-dev libpq-dev
+    libsqlite3-dev libcriterion-dev
+    clang llvm libclang-rt-14-dev
+    pigz python3 python3-yaml python3-jsonschema python3-cryptography
+    sqlite3 curl time
+)
+
+# The servers the integration tests and benchmarks run against (see
+# scripts/services.sh). uuid-runtime provides uuidgen for the OSD id.
+SERVICE_PKGS=(radosgw ceph-mon ceph-osd uuid-runtime postgresql-15)
+
+usage() {
+    echo "usage: $0 [--services]" >&2
+    exit 2
+}
+
+# True when dpkg says the package is fully installed ("ii"). Unknown
+# packages make dpkg-query fail; that counts as "not installed".
+is_installed() {
+    local status
+    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) || return 1
+    [[ $status == ii* ]]
+}
+
+# The postgresql-15 package would otherwise create and start a "main"
+# cluster on port 5432 that nobody uses and that survives reboots. The
+# throwaway clusters of scripts/services.sh need nothing from it. This must
+# be written before the package's postinst runs, hence before apt-get.
+disable_default_pg_cluster() {
+    local dir=/etc/postgresql-common/createcluster.d
+    local file=$dir/sealpub-no-main-cluster.conf
+    if [[ -f $file ]]; then
+        return
+    fi
+    mkdir -p "$dir"
+    printf '%s\n' \
+        '# Written by sealpub scripts/install-deps.sh: no default cluster.' \
+        'create_main_cluster = false' >"$file"
+}
+
+main() {
+    local with_services=0
+    while (($#)); do
+        case $1 in
+        --services) with_services=1 ;;
+        -h | --help) usage ;;
+        *) usage ;;
+        esac
+        shift
+    done
+
+    if ((EUID != 0)); then
+        echo "$0: must run as root (it calls apt-get)" >&2
+        exit 1
+    fi
+
+    local pkgs=("${BUILD_PKGS[@]}")
+    if ((with_services)); then
+        pkgs+=("${SERVICE_PKGS[@]}")
+    fi
+
+    local missing=() p
+    for p in "${pkgs[@]}"; do
+        is_installed "$p" || missing+=("$p")
+    done
+    if ((${#missing[@]} == 0)); then
+        echo "install-deps: all ${#pkgs[@]} packages already installed"
+        return 0
+    fi
+    echo "install-deps: installing ${missing[*]}"
+
+    if ((with_services)); then
+        disable_default_pg_cluster
+    fi
+
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # --no-install-recommends: Ceph and clang recommend hundreds of MiB
+    # the build and tests never use.
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+main "$@"

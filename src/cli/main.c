@@ -1,0 +1,443 @@
+/* main.c: the sealpub command line: argument parsing, progress, exit codes; uses only sealpub.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sealpub/sealpub.h"
+
+#define EXIT_USAGE 2
+
+static volatile sig_atomic_t g_cancel;
+
+static void on_signal(int sig)
+{
+    g_cancel = 1;
+    /* A second signal kills at once, for the impatient. */
+    signal(sig, SIG_DFL);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "sealpub%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'sealpub %s--help')\n", cmd ? cmd : "");
+    return EXIT_USAGE;
+}
+
+static int report(const char *cmd, const sp_error *err)
+{
+    fprintf(stderr, "sealpub %s: error: %s\n", cmd, err->msg[0] ? err->msg : sp_status_name(err->status));
+    return sp_status_exit_code(err->status);
+}
+
+static const char main_help[] =
+    "sealpub: compress, encrypt and publish build artifacts\n"
+    "\n"
+    "usage: sealpub <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  publish FILE|-   seal an artifact and publish it (object, then registry row)\n"
+    "  open FILE.enc    verify and decrypt a container back to the original bytes\n"
+    "  inspect FILE.enc print a container's header and index (no key needed)\n"
+    "  db init          create the registry table if missing (safe to run twice)\n"
+    "  version          print the version (--verbose: CPU features in use)\n"
+    "\n"
+    "Run 'sealpub <command> --help' for a command's options and examples.\n"
+    "Exit codes: 0 ok, 2 usage, 3 bad input, 4 I/O, 5 not a container, 6 authentication\n"
+    "failed or truncated, 7 store, 8 registry, 9 exists, 10 crypto, 11 not found,\n"
+    "70 internal, 130 interrupted (docs/CLI.md).\n";
+
+static const char publish_help[] =
+    "usage: sealpub publish FILE|- --name NAME --stage STAGE --version VERSION [options]\n"
+    "\n"
+    "Compresses FILE (or standard input) in chunks, encrypts it under a fresh\n"
+    "random AES-256 key, stores it as {stage}/{name}-{arch}-{version}.enc and then\n"
+    "records it in the registry. Nothing is left behind on failure.\n"
+    "\n"
+    "  --name NAME          resource name: A-Z a-z 0-9 . _ -, at most 128 bytes\n"
+    "  --stage STAGE        dev stage (dev, stage, main, ...), at most 64 bytes\n"
+    "  --arch ARCH          x86_64|amd64|aarch64|arm64|...; stored as amd64/arm64 (default: this host)\n"
+    "  --version VERSION    at most 64 bytes\n"
+    "  --level N            gzip level 0-12 (default 6; 0 stores; env SEALPUB_LEVEL)\n"
+    "  --threads N          worker threads (default: online CPUs; env SEALPUB_THREADS)\n"
+    "  --chunk-size SIZE    1M-64M (default 4M; env SEALPUB_CHUNK_SIZE)\n"
+    "  --store URL          file:///DIR or s3://BUCKET[/PREFIX] (env SEALPUB_STORE;\n"
+    "                       default: the local data folder)\n"
+    "  --registry URL       sqlite:///PATH, postgresql://... (env SEALPUB_REGISTRY,\n"
+    "                       DATABASE_URL; default: the local data folder)\n"
+    "  --on-exists MODE     replace (default) or fail\n"
+    "  --io MODE            auto (default), uring or pread\n"
+    "  --content MODE       auto (default: tar if the name or first block says so), tar, raw\n"
+    "  --expect-size N      fail unless the input is exactly N bytes\n"
+    "  --expect-sha256 HEX  fail unless the input's SHA-256 is HEX\n"
+    "  --json               print one JSON object with the result on stdout\n"
+    "  --quiet              no progress and no summary\n"
+    "\n"
+    "Memory: about (threads + 2) x 2 x chunk size, whatever the input size\n"
+    "(32 MiB at 2 threads and 4 MiB chunks).\n"
+    "\n"
+    "examples:\n"
+    "  sealpub publish image.tar --name api --stage dev --arch arm64 --version 1.4.2\n"
+    "  docker save api:1.4.2 | sealpub publish - --name api --stage dev --version 1.4.2 --json\n"
+    "  sealpub publish model.trt --name detector --stage main --version 7 --on-exists fail\n";
+
+static const char open_help[] =
+    "usage: sealpub open FILE.enc|- [-o OUT|-] [--key-file FILE] [--registry URL]\n"
+    "\n"
+    "Verifies and decrypts a container. The key comes from the registry row named\n"
+    "by the container's header, or from --key-file (32 raw bytes or base64). OUT is\n"
+    "written through a temporary file and appears only if every chunk and the\n"
+    "final record authenticated. Without -o, only verifies. With -o -, bytes are\n"
+    "streamed and only trustworthy when the exit code is 0.\n"
+    "\n"
+    "examples:\n"
+    "  sealpub open api-arm64-1.4.2.enc -o api.tar\n"
+    "  sealpub open api-arm64-1.4.2.enc --key-file key.b64 -o - | docker load\n";
+
+static const char inspect_help[] =
+    "usage: sealpub inspect FILE.enc [--json]\n"
+    "\n"
+    "Prints the header (format, chunk size, artifact id, name, stage, architecture,\n"
+    "version) and the chunk index. Needs no key; the index is authenticated only\n"
+    "by 'sealpub open'.\n";
+
+static int parse_uint_env_or_arg(const char *cmd, const char *what, const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno || v < lo || v > hi)
+        return usage_error(cmd, "invalid %s '%s': expected an integer %ld-%ld", what, text, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int parse_size_arg(const char *cmd, const char *what, const char *text, uint64_t *out)
+{
+    sp_error err = {0};
+    if (sp_parse_size(text, out, &err) != SP_OK) return usage_error(cmd, "%s: %s", what, err.msg);
+    return 0;
+}
+
+/* Progress on a TTY only: one carriage-returned line, at most 10 times a second. */
+typedef struct progress_state {
+    double start, last;
+} progress_state;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_progress(void *ctx, const sp_progress *p)
+{
+    progress_state *st = ctx;
+    double t = now_s();
+    if (t - st->last < 0.1) return;
+    st->last = t;
+    double mib = (double)p->in_bytes / 1048576.0, rate = mib / (t - st->start > 1e-3 ? t - st->start : 1e-3);
+    if (p->total) {
+        int pct = (int)(100.0 * (double)p->in_bytes / (double)p->total);
+        int bar = pct / 4;
+        fprintf(stderr, "\r[%.*s%*s] %3d%% %9.1f MiB %7.1f MiB/s", bar, "=========================", 25 - bar, "", pct,
+                mib, rate);
+    } else {
+        fprintf(stderr, "\r%9.1f MiB read %7.1f MiB/s", mib, rate);
+    }
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int cmd_publish(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"name", required_argument, 0, 'n'},      {"stage", required_argument, 0, 's'},
+        {"arch", required_argument, 0, 'a'},      {"version", required_argument, 0, 'v'},
+        {"level", required_argument, 0, 'l'},     {"threads", required_argument, 0, 't'},
+        {"chunk-size", required_argument, 0, 'c'}, {"store", required_argument, 0, 'S'},
+        {"registry", required_argument, 0, 'R'},  {"on-exists", required_argument, 0, 'e'},
+        {"io", required_argument, 0, 'i'},        {"content", required_argument, 0, 'C'},
+        {"expect-size", required_argument, 0, 'z'}, {"expect-sha256", required_argument, 0, 'h'},
+        {"json", no_argument, 0, 'j'},            {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'H'},            {0, 0, 0, 0},
+    };
+    sp_publish_opts o;
+    sp_publish_opts_init(&o);
+    int json = 0, quiet = 0, c;
+    long v;
+    uint64_t size;
+    const char *env;
+    /* Environment defaults first, validated like flags; flags override. */
+    if ((env = getenv("SEALPUB_LEVEL")) && *env) {
+        if (parse_uint_env_or_arg("publish", "SEALPUB_LEVEL", env, 0, 12, &v)) return EXIT_USAGE;
+        o.level = (int)v;
+    }
+    if ((env = getenv("SEALPUB_THREADS")) && *env) {
+        if (parse_uint_env_or_arg("publish", "SEALPUB_THREADS", env, 1, 1024, &v)) return EXIT_USAGE;
+        o.threads = (unsigned)v;
+    }
+    if ((env = getenv("SEALPUB_CHUNK_SIZE")) && *env) {
+        if (parse_size_arg("publish", "SEALPUB_CHUNK_SIZE", env, &size)) return EXIT_USAGE;
+        if (size < SP_CHUNK_MIN || size > SP_CHUNK_MAX)
+            return usage_error("publish", "SEALPUB_CHUNK_SIZE '%s' out of range 1M-64M", env);
+        o.chunk_size = (size_t)size;
+    }
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': o.name = optarg; break;
+        case 's': o.stage = optarg; break;
+        case 'a': o.arch = optarg; break;
+        case 'v': o.version = optarg; break;
+        case 'l':
+            if (parse_uint_env_or_arg("publish", "--level", optarg, 0, 12, &v)) return EXIT_USAGE;
+            o.level = (int)v;
+            break;
+        case 't':
+            if (parse_uint_env_or_arg("publish", "--threads", optarg, 1, 1024, &v)) return EXIT_USAGE;
+            o.threads = (unsigned)v;
+            break;
+        case 'c':
+            if (parse_size_arg("publish", "--chunk-size", optarg, &size)) return EXIT_USAGE;
+            if (size < SP_CHUNK_MIN || size > SP_CHUNK_MAX)
+                return usage_error("publish", "--chunk-size %s out of range 1M-64M", optarg);
+            o.chunk_size = (size_t)size;
+            break;
+        case 'S': o.store_url = optarg; break;
+        case 'R': o.registry_url = optarg; break;
+        case 'e':
+            if (strcmp(optarg, "replace") == 0) o.on_exists = SP_ON_EXISTS_REPLACE;
+            else if (strcmp(optarg, "fail") == 0) o.on_exists = SP_ON_EXISTS_FAIL;
+            else return usage_error("publish", "--on-exists must be replace or fail, not '%s'", optarg);
+            break;
+        case 'i':
+            if (strcmp(optarg, "auto") == 0) o.io_mode = SP_IO_AUTO;
+            else if (strcmp(optarg, "uring") == 0) o.io_mode = SP_IO_URING;
+            else if (strcmp(optarg, "pread") == 0) o.io_mode = SP_IO_PREAD;
+            else return usage_error("publish", "--io must be auto, uring or pread, not '%s'", optarg);
+            break;
+        case 'C':
+            if (strcmp(optarg, "auto") == 0) o.content_tar = -1;
+            else if (strcmp(optarg, "tar") == 0) o.content_tar = 1;
+            else if (strcmp(optarg, "raw") == 0) o.content_tar = 0;
+            else return usage_error("publish", "--content must be auto, tar or raw, not '%s'", optarg);
+            break;
+        case 'z':
+            if (parse_size_arg("publish", "--expect-size", optarg, &o.expect_size)) return EXIT_USAGE;
+            break;
+        case 'h': o.expect_sha256 = optarg; break;
+        case 'j': json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'H': fputs(publish_help, stdout); return 0;
+        case ':': return usage_error("publish", "option '%s' needs a value", argv[optind - 1]);
+        default: return usage_error("publish", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) return usage_error("publish", "no input: give FILE or - for standard input");
+    if (optind + 1 < argc) return usage_error("publish", "unexpected argument '%s'", argv[optind + 1]);
+    o.input = argv[optind];
+    if (!o.name) return usage_error("publish", "--name is required");
+    if (!o.stage) return usage_error("publish", "--stage is required");
+    if (!o.version) return usage_error("publish", "--version is required");
+    if (!o.store_url && !getenv("SEALPUB_STORE") && !quiet && !json) {
+        char home[1024];
+        sp_error e = {0};
+        if (sp_default_home(home, sizeof(home), &e) == SP_OK)
+            fprintf(stderr, "sealpub: no store configured: publishing into the local data folder %s\n", home);
+    }
+    progress_state ps = {.start = now_s()};
+    if (!quiet && !json && isatty(STDERR_FILENO)) {
+        o.progress = on_progress;
+        o.progress_ctx = &ps;
+    }
+    install_signals();
+    o.cancel = (volatile const int *)&g_cancel;
+    sp_publish_result r;
+    sp_error err = {0};
+    sp_status s = sp_publish(&o, &r, &err);
+    if (o.progress) fputs("\r\033[K", stderr);
+    if (s != SP_OK) return report("publish", &err);
+    double ratio = r.plain_size ? (double)r.stored_size / (double)r.plain_size : 1.0;
+    double mbps = r.seconds > 0 ? (double)r.plain_size / 1e6 / r.seconds : 0;
+    if (json) {
+        printf("{\"object_key\":");
+        json_string(stdout, r.object_key);
+        printf(",\"store\":");
+        json_string(stdout, r.store);
+        printf(",\"registry\":");
+        json_string(stdout, r.registry);
+        printf(",\"name\":");
+        json_string(stdout, o.name);
+        printf(",\"stage\":");
+        json_string(stdout, o.stage);
+        printf(",\"architecture\":");
+        json_string(stdout, r.arch);
+        printf(",\"version\":");
+        json_string(stdout, o.version);
+        printf(",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"plain_size\":%llu,\"stored_size\":%llu,"
+               "\"ratio\":%.4f,\"chunks\":%llu,\"chunks_stored\":%llu,\"level\":%d,\"threads\":%u,"
+               "\"chunk_size\":%zu,\"replaced\":%s,\"seconds\":%.3f,\"mb_per_s\":%.1f}\n",
+               r.sha256, r.artifact_id, (unsigned long long)r.plain_size, (unsigned long long)r.stored_size, ratio,
+               (unsigned long long)r.chunks, (unsigned long long)r.chunks_stored_raw, r.level, r.threads,
+               r.chunk_size, r.replaced ? "true" : "false", r.seconds, mbps);
+    } else if (!quiet) {
+        fprintf(stderr,
+                "published %s%s\n  store:    %s\n  registry: %s\n  size:     %llu -> %llu bytes (%.1f%%)\n"
+                "  sha256:   %s\n  time:     %.2f s (%.1f MB/s)\n",
+                r.object_key, r.replaced ? " (replaced the previous version)" : "", r.store, r.registry,
+                (unsigned long long)r.plain_size, (unsigned long long)r.stored_size, 100.0 * ratio, r.sha256,
+                r.seconds, mbps);
+    }
+    return 0;
+}
+
+static int cmd_open(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"key-file", required_argument, 0, 'k'},
+        {"registry", required_argument, 0, 'R'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'H'},          {0, 0, 0, 0},
+    };
+    sp_open_opts o;
+    sp_open_opts_init(&o);
+    int quiet = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'k': o.key_file = optarg; break;
+        case 'R': o.registry_url = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'H': fputs(open_help, stdout); return 0;
+        case ':': return usage_error("open", "option '%s' needs a value", argv[optind - 1]);
+        default: return usage_error("open", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) return usage_error("open", "no container given");
+    if (optind + 1 < argc) return usage_error("open", "unexpected argument '%s'", argv[optind + 1]);
+    o.input = argv[optind];
+    sp_open_result r;
+    sp_error err = {0};
+    if (sp_open(&o, &r, &err) != SP_OK) return report("open", &err);
+    if (!quiet)
+        fprintf(stderr, "%s %s/%s/%s/%s: %llu bytes in %llu chunks, all authenticated%s%s\n",
+                o.output ? "opened" : "verified", r.name, r.stage, r.arch, r.version,
+                (unsigned long long)r.plain_size, (unsigned long long)r.chunks,
+                o.output && strcmp(o.output, "-") ? " -> " : "", o.output && strcmp(o.output, "-") ? o.output : "");
+    return 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'H': fputs(inspect_help, stdout); return 0;
+        default: return usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) return usage_error("inspect", "no container given");
+    if (optind + 1 < argc) return usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
+    sp_error err = {0};
+    if (sp_inspect(argv[optind], json, stdout, &err) != SP_OK) return report("inspect", &err);
+    return 0;
+}
+
+static int cmd_db(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"registry", required_argument, 0, 'R'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
+    const char *url = NULL;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'R': url = optarg; break;
+        case 'H':
+            puts("usage: sealpub db init [--registry URL]\n\nCreates the resources table and its unique key if "
+                 "missing; safe to run twice.");
+            return 0;
+        default: return usage_error("db", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc || strcmp(argv[optind], "init") != 0)
+        return usage_error("db", "expected 'init'%s%s", optind < argc ? ", not " : "", optind < argc ? argv[optind] : "");
+    char where[1024] = "";
+    sp_error err = {0};
+    if (sp_registry_init(url, where, sizeof(where), &err) != SP_OK) return report("db init", &err);
+    fprintf(stderr, "registry ready: %s\n", where);
+    return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("sealpub %s\n", sp_version());
+    if (argc > 1 && (strcmp(argv[1], "--verbose") == 0 || strcmp(argv[1], "-v") == 0)) {
+        char features[512];
+        sp_cpu_features(features, sizeof(features));
+        printf("%s\n", features);
+    } else if (argc > 1) {
+        return usage_error("version", "unknown option '%s'", argv[1]);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "publish") == 0) return cmd_publish(argc - 1, argv + 1);
+    if (strcmp(cmd, "open") == 0) return cmd_open(argc - 1, argv + 1);
+    if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
+    if (strcmp(cmd, "db") == 0) return cmd_db(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(main_help, stdout);
+        return 0;
+    }
+    return usage_error(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,704 @@
+/* pipeline.c: sp_publish: the one file that wires source -> codec -> AEAD -> hash -> store -> registry.
+ *
+ * Threads. Three kinds run at once. The reader thread owns the source: it
+ * takes a free slot from the pool, reads the next chunk into it (io_uring
+ * keeps up to two reads in flight), numbers it, runs the optional tar and
+ * checksum checks over it in order, and appends it to the work queue. N
+ * worker threads take slots from the work queue in any order; each owns a
+ * codec and an AEAD context, compresses the chunk into the slot's output
+ * buffer as one gzip member and seals it in place with the nonce of its
+ * sequence number. The calling thread is the writer: it waits for the slot
+ * whose number is next, feeds its bytes to SHA-256 and to the store, records
+ * its index entry, and returns the slot to the pool. After the last chunk it
+ * seals the index as the final record, writes the footer and commits.
+ *
+ * Ordering. Only sequence numbers order anything: workers finish in any
+ * order and park their slot in done[seq % nslots]; the writer consumes
+ * strictly by number. Since every outstanding number holds one slot, at most
+ * nslots numbers are outstanding and the modulo map never collides.
+ *
+ * Back-pressure and memory. Every byte lives in a slot (one input chunk and
+ * one output record), allocated once before the first read: nslots =
+ * threads + 2. The reader blocks when the pool is empty, so a slow store (S3
+ * at 60 MiB/s) throttles the reader, not memory. Peak memory is therefore
+ * about nslots * 2 * chunk_size whatever the input size (32 MiB at 2 threads
+ * and 4 MiB chunks); only the index grows, by 24 bytes per chunk.
+ *
+ * Deadlock freedom. The writer needs the lowest outstanding number; its slot
+ * is already held by the reader (read in flight), a worker, or the done map,
+ * and none of them waits for anything the writer holds.
+ *
+ * Shutdown on error. The first failure on any thread is recorded with its
+ * message under the lock and `failed` is set; all condition variables are
+ * broadcast, every loop checks `failed` after waking, and threads exit. A
+ * reader blocked in read() on a stalled pipe is woken by pthread_cancel; it
+ * enables cancellation only around that call, so it never dies holding the
+ * lock. The writer then aborts the upload: nothing is committed, no row is
+ * written. Cancellation (SIGINT/SIGTERM via opts->cancel) is a failure too.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "compress/codec.h"
+#include "crypto/crypto.h"
+#include "crypto/kek.h"
+#include "format/container.h"
+#include "registry/registry.h"
+#include "source/source.h"
+#include "source/tarcheck.h"
+#include "store/store.h"
+
+#define READ_AHEAD 2
+
+typedef struct slot {
+    uint8_t *in, *out;
+    size_t in_len, body_len;
+    uint64_t seq;
+    int stored;
+} slot;
+
+typedef struct pipeline {
+    /* Set before the threads start; read-only afterwards. */
+    size_t chunk, out_cap;
+    unsigned nthreads, nslots;
+    int level;
+    uint8_t aad[32];
+    const uint8_t *payload_key;
+    sp_source *src;
+    sp_tarcheck *tar;          /* reader thread only */
+    int tar_sniff;             /* reader thread only: decide on the first chunk */
+    sp_sha256 *input_hash;     /* reader thread only; NULL unless --expect-sha256 */
+    volatile const int *cancel;
+    slot *slots;
+
+    /* Guarded by mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_free, cv_work, cv_done;
+    unsigned *free_stack, nfree;
+    unsigned *workq, wq_head, wq_count;
+    int *done;                 /* slot index + 1 by seq % nslots; 0 = not yet */
+    uint64_t total_chunks;     /* valid once reader_done */
+    uint64_t plain_total;      /* valid once reader_done */
+    int reader_done, failed;
+    sp_error err;
+    int inited;                /* pipeline_alloc ran: locks exist */
+} pipeline;
+
+static void fail_locked(pipeline *p, const sp_error *e)
+{
+    if (!p->failed) {
+        p->failed = 1;
+        p->err = *e;
+    }
+    pthread_cond_broadcast(&p->cv_free);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_cond_broadcast(&p->cv_done);
+}
+
+static void fail(pipeline *p, const sp_error *e)
+{
+    pthread_mutex_lock(&p->mu);
+    fail_locked(p, e);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int cancelled(const pipeline *p) { return p->cancel && *p->cancel; }
+
+static void release_slot(pipeline *p, unsigned idx)
+{
+    pthread_mutex_lock(&p->mu);
+    p->free_stack[p->nfree++] = idx;
+    pthread_cond_signal(&p->cv_free);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Checks that run over the plaintext in input order, on the reader thread. */
+static sp_status check_chunk(pipeline *p, const uint8_t *buf, size_t len, sp_error *err)
+{
+    if (p->input_hash) sp_sha256_update(p->input_hash, buf, len);
+    if (p->tar_sniff) {
+        p->tar_sniff = 0;
+        if (!sp_tarcheck_sniff(buf, len)) {
+            sp_tarcheck_free(p->tar);
+            p->tar = NULL;
+        }
+    }
+    if (p->tar) return sp_tarcheck_update(p->tar, buf, len, err);
+    return SP_OK;
+}
+
+static void *reader_main(void *arg)
+{
+    pipeline *p = arg;
+    unsigned inflight_idx[READ_AHEAD], head = 0, inflight = 0;
+    unsigned depth = strcmp(sp_source_kind(p->src), "uring") == 0 ? READ_AHEAD : 1;
+    uint64_t seq = 0, total = 0;
+    int eof = 0;
+    sp_error e = {0};
+
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+    while (!eof || inflight) {
+        /* Keep reads in flight, but never block on the pool while a read
+         * we already own could complete. */
+        while (!eof && inflight < depth) {
+            pthread_mutex_lock(&p->mu);
+            while (!p->nfree && !p->failed && !inflight) pthread_cond_wait(&p->cv_free, &p->mu);
+            if (p->failed || !p->nfree) {
+                int stop = p->failed;
+                pthread_mutex_unlock(&p->mu);
+                if (stop) goto out;
+                break;
+            }
+            unsigned idx = p->free_stack[--p->nfree];
+            pthread_mutex_unlock(&p->mu);
+            if (sp_source_submit(p->src, p->slots[idx].in, &e) != SP_OK) {
+                release_slot(p, idx);
+                fail(p, &e);
+                goto out;
+            }
+            inflight_idx[(head + inflight) % READ_AHEAD] = idx;
+            inflight++;
+        }
+        if (!inflight) break;
+        uint8_t *buf = NULL;
+        size_t got = 0;
+        unsigned idx = inflight_idx[head];
+        head = (head + 1) % READ_AHEAD;
+        inflight--;
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+        sp_status s = sp_source_wait(p->src, &buf, &got, &e);
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+        if (s == SP_OK && buf != p->slots[idx].in)
+            s = sp_fail(&e, SP_ERR_INTERNAL, "source completed reads out of order");
+        if (s == SP_OK && got && !eof) s = check_chunk(p, buf, got, &e);
+        if (s != SP_OK || cancelled(p)) {
+            if (s == SP_OK) sp_fail(&e, SP_ERR_INTERRUPTED, "interrupted");
+            release_slot(p, idx);
+            fail(p, &e);
+            goto out;
+        }
+        if (got == 0 || eof) {
+            eof = 1;
+            release_slot(p, idx);
+            continue;
+        }
+        if (got < p->chunk) eof = 1; /* only the last chunk is short */
+        slot *sl = &p->slots[idx];
+        sl->in_len = got;
+        sl->seq = seq++;
+        total += got;
+        pthread_mutex_lock(&p->mu);
+        p->workq[(p->wq_head + p->wq_count) % p->nslots] = idx;
+        p->wq_count++;
+        pthread_cond_signal(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (p->tar && sp_tarcheck_finish(p->tar, &e) != SP_OK) {
+        fail(p, &e);
+        goto out;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->reader_done = 1;
+    p->total_chunks = seq;
+    p->plain_total = total;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->mu);
+out:
+    /* Reads still in flight after a failure land in slots nobody reads. */
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    pipeline *p = arg;
+    sp_codec *codec = NULL;
+    sp_aead *aead = NULL;
+    sp_error e = {0};
+    if (sp_codec_new(p->level, &codec, &e) != SP_OK || sp_aead_new(p->payload_key, &aead, &e) != SP_OK) {
+        fail(p, &e);
+        goto out;
+    }
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->wq_count && !p->reader_done && !p->failed) pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->failed || !p->wq_count) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        unsigned idx = p->workq[p->wq_head];
+        p->wq_head = (p->wq_head + 1) % p->nslots;
+        p->wq_count--;
+        pthread_mutex_unlock(&p->mu);
+
+        slot *sl = &p->slots[idx];
+        uint8_t nonce[12], *payload = sl->out + SP_PREFIX_LEN;
+        size_t n = 0;
+        sp_status s = sp_codec_compress(codec, sl->in, sl->in_len, payload, p->out_cap - SP_PREFIX_LEN - SP_TAG_LEN,
+                                        &n, &sl->stored, &e);
+        if (s == SP_OK) {
+            sp_record_nonce(sl->seq, 0, nonce);
+            s = sp_aead_seal(aead, nonce, p->aad, sizeof(p->aad), payload, n, payload + n, &e);
+        }
+        if (s != SP_OK) {
+            fail(p, &e);
+            break;
+        }
+        sl->body_len = n + SP_TAG_LEN;
+        sp_put_le32(sl->out, (uint32_t)sl->body_len);
+
+        pthread_mutex_lock(&p->mu);
+        p->done[sl->seq % p->nslots] = (int)idx + 1;
+        pthread_cond_signal(&p->cv_done);
+        pthread_mutex_unlock(&p->mu);
+    }
+out:
+    sp_codec_free(codec);
+    sp_aead_free(aead);
+    return NULL;
+}
+
+/* What the writer produced. */
+typedef struct seal_out {
+    uint8_t sha256[32];
+    uint64_t stored_size, plain_size, chunks, chunks_raw;
+} seal_out;
+
+typedef struct index_buf {
+    sp_index_entry *e;
+    uint64_t n, cap;
+} index_buf;
+
+static sp_status index_push(index_buf *ix, const sp_index_entry *e, sp_error *err)
+{
+    if (ix->n == ix->cap) {
+        uint64_t cap = ix->cap ? ix->cap * 2 : 256;
+        sp_index_entry *ne = realloc(ix->e, cap * sizeof(*ne));
+        if (!ne) return sp_fail(err, SP_ERR_NOMEM, "out of memory growing the chunk index");
+        ix->e = ne;
+        ix->cap = cap;
+    }
+    ix->e[ix->n++] = *e;
+    return SP_OK;
+}
+
+/* Writes bytes to the store and the hash together: the hash covers exactly
+ * what is uploaded. */
+static sp_status emit(sp_store *st, sp_upload *up, sp_sha256 *h, const uint8_t *buf, size_t len, uint64_t *offset,
+                      sp_error *err)
+{
+    sp_sha256_update(h, buf, len);
+    *offset += len;
+    return st->ops->put_write(up, buf, len, err);
+}
+
+/* The final record: the index in clear, authenticated by a GCM tag over an
+ * empty plaintext with AAD = header hash || index (docs/FORMAT.md). */
+static sp_status write_final(pipeline *p, sp_store *st, sp_upload *up, sp_sha256 *h, const index_buf *ix,
+                             uint64_t plain_total, uint64_t *offset, sp_error *err)
+{
+    uint64_t body = sp_index_body_len(ix->n);
+    if (body > 0x7fffffffu) return sp_fail(err, SP_ERR_INPUT, "input has too many chunks for one index; raise --chunk-size");
+    size_t ilen = (size_t)body - SP_TAG_LEN;
+    uint8_t *rec = malloc(SP_PREFIX_LEN + (size_t)body + 32 + ilen);
+    if (!rec) return sp_fail(err, SP_ERR_NOMEM, "out of memory for the index");
+    uint8_t *index = rec + SP_PREFIX_LEN, *aad = rec + SP_PREFIX_LEN + body;
+    sp_put_le32(rec, (uint32_t)body | SP_FINAL_FLAG);
+    sp_index_encode(plain_total, ix->e, ix->n, index);
+    memcpy(aad, p->aad, 32);
+    memcpy(aad + 32, index, ilen);
+    uint8_t nonce[12], footer[SP_FOOTER_LEN];
+    sp_record_nonce(ix->n, 1, nonce);
+    sp_aead *aead = NULL;
+    sp_status s = sp_aead_new(p->payload_key, &aead, err);
+    if (s == SP_OK) s = sp_aead_seal(aead, nonce, aad, 32 + ilen, index + ilen, 0, index + ilen, err);
+    sp_aead_free(aead);
+    uint64_t final_offset = *offset;
+    if (s == SP_OK) s = emit(st, up, h, rec, SP_PREFIX_LEN + (size_t)body, offset, err);
+    sp_footer_encode(final_offset, ix->n, footer);
+    if (s == SP_OK) s = emit(st, up, h, footer, sizeof(footer), offset, err);
+    free(rec);
+    return s;
+}
+
+static sp_status writer_run(pipeline *p, sp_store *st, sp_upload *up, const uint8_t *header, size_t header_len,
+                            const sp_publish_opts *o, seal_out *out, sp_error *err)
+{
+    sp_sha256 *h = sp_sha256_new();
+    index_buf ix = {0};
+    uint64_t offset = 0, next = 0, plain = 0, total_size = sp_source_size(p->src);
+    sp_status s = h ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    if (s == SP_OK) s = emit(st, up, h, header, header_len, &offset, err);
+    while (s == SP_OK) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->failed && !p->done[next % p->nslots] && !(p->reader_done && next == p->total_chunks)) {
+            if (cancelled(p)) {
+                sp_error e;
+                sp_fail(&e, SP_ERR_INTERRUPTED, "interrupted");
+                fail_locked(p, &e);
+                break;
+            }
+            /* Wake now and then to notice a signal-driven cancel. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+            pthread_cond_timedwait(&p->cv_done, &p->mu, &ts);
+        }
+        if (p->failed) {
+            pthread_mutex_unlock(&p->mu);
+            s = SP_ERR_INTERNAL; /* the recorded error is reported by the caller */
+            break;
+        }
+        if (p->reader_done && next == p->total_chunks) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        unsigned idx = (unsigned)p->done[next % p->nslots] - 1;
+        p->done[next % p->nslots] = 0;
+        pthread_mutex_unlock(&p->mu);
+
+        slot *sl = &p->slots[idx];
+        sp_index_entry e = {.offset = offset, .body_len = (uint32_t)sl->body_len, .plain_len = (uint32_t)sl->in_len,
+                            .flags = sl->stored ? SP_ENTRY_STORED : 0};
+        s = index_push(&ix, &e, err);
+        if (s == SP_OK) s = emit(st, up, h, sl->out, SP_PREFIX_LEN + sl->body_len, &offset, err);
+        out->chunks_raw += (uint64_t)sl->stored;
+        plain += sl->in_len;
+        release_slot(p, idx);
+        next++;
+        if (s != SP_OK) {
+            fail(p, err);
+            break;
+        }
+        if (o->progress) {
+            sp_progress pr = {.in_bytes = plain, .out_bytes = offset,
+                              .total = total_size == UINT64_MAX ? 0 : total_size};
+            o->progress(o->progress_ctx, &pr);
+        }
+    }
+    if (s == SP_OK && cancelled(p)) s = sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
+    if (s == SP_OK) s = write_final(p, st, up, h, &ix, plain, &offset, err);
+    if (s == SP_OK) {
+        sp_sha256_final(h, out->sha256);
+        out->stored_size = offset;
+        out->plain_size = plain;
+        out->chunks = ix.n;
+    }
+    sp_sha256_free(h);
+    free(ix.e);
+    return s;
+}
+
+static void pipeline_free(pipeline *p)
+{
+    if (!p->inited) return;
+    if (p->slots)
+        for (unsigned i = 0; i < p->nslots; i++) {
+            free(p->slots[i].in);
+            free(p->slots[i].out);
+        }
+    free(p->slots);
+    free(p->free_stack);
+    free(p->workq);
+    free(p->done);
+    sp_tarcheck_free(p->tar);
+    sp_sha256_free(p->input_hash);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_free);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_done);
+}
+
+static sp_status pipeline_alloc(pipeline *p, sp_error *err)
+{
+    p->inited = 1;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_free, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+    p->nslots = p->nthreads + 2;
+    p->out_cap = SP_PREFIX_LEN + sp_record_max_body((uint32_t)p->chunk);
+    p->slots = calloc(p->nslots, sizeof(*p->slots));
+    p->free_stack = calloc(p->nslots, sizeof(unsigned));
+    p->workq = calloc(p->nslots, sizeof(unsigned));
+    p->done = calloc(p->nslots, sizeof(int));
+    if (!p->slots || !p->free_stack || !p->workq || !p->done) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    for (unsigned i = 0; i < p->nslots; i++) {
+        p->slots[i].in = malloc(p->chunk);
+        p->slots[i].out = malloc(p->out_cap);
+        if (!p->slots[i].in || !p->slots[i].out)
+            return sp_fail(err, SP_ERR_NOMEM, "out of memory reserving %u buffers of %zu bytes", p->nslots, p->chunk);
+        p->free_stack[p->nfree++] = i;
+    }
+    return SP_OK;
+}
+
+/* Runs the threads and writes one container to the store. */
+static sp_status seal_to_store(pipeline *p, sp_store *st, const char *key, const uint8_t *header, size_t header_len,
+                               const sp_publish_opts *o, seal_out *out, sp_error *err)
+{
+    sp_upload *up = NULL;
+    SP_TRY(st->ops->put_begin(st->impl, key, UINT64_MAX, &up, err));
+    pthread_t reader, *workers = calloc(p->nthreads, sizeof(pthread_t));
+    unsigned started = 0;
+    int reader_started = 0;
+    sp_status s = workers ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    if (s == SP_OK && pthread_create(&reader, NULL, reader_main, p) == 0) reader_started = 1;
+    else if (s == SP_OK) s = sp_fail(err, SP_ERR_INTERNAL, "cannot start the reader thread");
+    for (unsigned i = 0; s == SP_OK && i < p->nthreads; i++, started++)
+        if (pthread_create(&workers[i], NULL, worker_main, p) != 0)
+            s = sp_fail(err, SP_ERR_INTERNAL, "cannot start worker thread %u", i);
+    if (s != SP_OK) {
+        fail(p, err);
+    } else {
+        s = writer_run(p, st, up, header, header_len, o, out, err);
+    }
+    if (s != SP_OK) {
+        pthread_mutex_lock(&p->mu);
+        if (!p->failed) fail_locked(p, err);
+        *err = p->err;
+        s = p->err.status;
+        pthread_mutex_unlock(&p->mu);
+        if (reader_started) pthread_cancel(reader);
+    }
+    if (reader_started) pthread_join(reader, NULL);
+    for (unsigned i = 0; i < started; i++) pthread_join(workers[i], NULL);
+    free(workers);
+    if (s != SP_OK) {
+        st->ops->put_abort(up);
+        return s;
+    }
+    return st->ops->put_commit(up, err);
+}
+
+void sp_publish_opts_init(sp_publish_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->level = -1;
+    o->expect_size = UINT64_MAX;
+    o->content_tar = -1;
+}
+
+/* The default level: chosen by bench/run.sh as the cheapest level whose
+ * output on the image corpus is no larger than gzip -6's (docs/BENCHMARKS.md). */
+#ifndef SP_DEFAULT_LEVEL
+#define SP_DEFAULT_LEVEL 6
+#endif
+
+static unsigned online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static sp_status validate_opts(const sp_publish_opts *o, char arch[SP_FIELD_MAX + 1], sp_error *err)
+{
+    if (!o->input || !*o->input) return sp_fail(err, SP_ERR_USAGE, "no input: give a file or - for standard input");
+    SP_TRY(sp_validate_name("name", o->name, SP_NAME_MAX, err));
+    SP_TRY(sp_validate_name("stage", o->stage, SP_FIELD_MAX, err));
+    SP_TRY(sp_validate_name("version", o->version, SP_FIELD_MAX, err));
+    SP_TRY(sp_canonical_arch(o->arch, arch, err));
+    if (o->level < -1 || o->level > SP_LEVEL_MAX) return sp_fail(err, SP_ERR_USAGE, "level %d out of range 0-12", o->level);
+    if (o->threads > 1024) return sp_fail(err, SP_ERR_USAGE, "--threads %u is more than 1024", o->threads);
+    if (o->chunk_size && (o->chunk_size < SP_CHUNK_MIN || o->chunk_size > SP_CHUNK_MAX))
+        return sp_fail(err, SP_ERR_USAGE, "chunk size %zu out of range 1 MiB - 64 MiB", o->chunk_size);
+    uint8_t tmp[32];
+    if (o->expect_sha256 && sp_unhex(o->expect_sha256, tmp, 32) != 0)
+        return sp_fail(err, SP_ERR_USAGE, "--expect-sha256 must be 64 hex digits");
+    return SP_OK;
+}
+
+/* Retries the row for a bounded time: a registry restart or failover
+ * during a long upload should not throw the upload away. */
+static sp_status put_row_with_retry(sp_registry *reg, const sp_row *row, sp_on_exists on_exists, int *replaced,
+                                    sp_error *err)
+{
+    const char *env = getenv("SEALPUB_REGISTRY_RETRY_SECONDS");
+    double budget = env && *env ? atof(env) : 20.0, start = sp_now(), delay = 0.2;
+    for (;;) {
+        sp_status s = reg->ops->put(reg->impl, row, on_exists, replaced, err);
+        if (s != SP_ERR_REGISTRY || sp_now() - start + delay > budget) return s;
+        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        nanosleep(&ts, NULL);
+        delay = delay * 2 > 5.0 ? 5.0 : delay * 2;
+    }
+}
+
+static sp_status make_row(const sp_publish_opts *o, const char *arch, const char *key_name, const seal_out *so,
+                          const uint8_t *file_key, const sp_header *hdr, sp_row *row, sp_error *err)
+{
+    memset(row, 0, sizeof(*row));
+    sp_strlcpy(row->resource_name, o->name, sizeof(row->resource_name));
+    sp_strlcpy(row->dev_stage, o->stage, sizeof(row->dev_stage));
+    sp_strlcpy(row->architecture, arch, sizeof(row->architecture));
+    sp_strlcpy(row->version, o->version, sizeof(row->version));
+    sp_strlcpy(row->object_key, key_name, sizeof(row->object_key));
+    sp_hex(so->sha256, 32, row->sha256);
+    row->size_bytes = so->stored_size;
+    row->plain_size = so->plain_size;
+    sp_hex(hdr->artifact_id, SP_ARTIFACT_ID_LEN, row->artifact_id);
+    sp_strlcpy(row->format, SP_FORMAT_NAME, sizeof(row->format));
+
+    uint8_t *kek = sp_secret_alloc(32);
+    int have_kek = 0;
+    if (!kek) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    sp_status s = sp_kek_load(kek, &have_kek, row->kek_id, err);
+    if (s == SP_OK && have_kek) {
+        uint8_t wrapped[64];
+        size_t wlen = 0;
+        s = sp_key_wrap(kek, file_key, SP_KEY_BYTES, wrapped, &wlen, err);
+        if (s == SP_OK) sp_b64_encode(wrapped, wlen, row->encryption_key);
+        sp_strlcpy(row->key_wrap, SP_KEY_WRAP_KWP, sizeof(row->key_wrap));
+    } else if (s == SP_OK) {
+        sp_b64_encode(file_key, SP_KEY_BYTES, row->encryption_key);
+        sp_strlcpy(row->key_wrap, SP_KEY_WRAP_NONE, sizeof(row->key_wrap));
+    }
+    sp_secret_free(kek, 32);
+    return s;
+}
+
+sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *err)
+{
+    char arch[SP_FIELD_MAX + 1], key_name[SP_OBJECT_KEY_MAX];
+    double t0 = sp_now();
+    memset(r, 0, sizeof(*r));
+    SP_TRY(validate_opts(o, arch, err));
+    SP_TRY(sp_object_key(o->name, o->stage, arch, o->version, key_name, sizeof(key_name), err));
+
+    pipeline p = {0};
+    p.chunk = o->chunk_size ? o->chunk_size : SP_CHUNK_DEFAULT;
+    p.nthreads = o->threads ? o->threads : online_cpus();
+    p.level = o->level >= 0 ? o->level : SP_DEFAULT_LEVEL;
+    p.cancel = o->cancel;
+
+    /* Everything that can be checked is checked before any byte is stored:
+     * input, KEK, store, registry, and an existing row under --on-exists fail. */
+    sp_store st = {0};
+    sp_registry reg = {0};
+    sp_row row, prior;
+    uint8_t *keys = NULL;
+    seal_out so = {0};
+    int had_prior = 0, replaced = 0, kek_present = 0;
+    char kek_id[SP_KEK_ID_LEN + 1];
+    sp_status s = sp_source_open(o->input, o->io_mode, p.chunk, READ_AHEAD, &p.src, err);
+    if (s == SP_OK && o->expect_size != UINT64_MAX && sp_source_size(p.src) != UINT64_MAX &&
+        sp_source_size(p.src) != o->expect_size)
+        s = sp_fail(err, SP_ERR_INPUT, "input is %llu bytes, --expect-size says %llu",
+                    (unsigned long long)sp_source_size(p.src), (unsigned long long)o->expect_size);
+    keys = sp_secret_alloc(2 * SP_KEY_BYTES); /* file key, payload key */
+    if (s == SP_OK && !keys) s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    if (s == SP_OK) s = sp_kek_load(keys, &kek_present, kek_id, err); /* validates the KEK early; reloaded later */
+    if (s == SP_OK) s = sp_store_open(o->store_url, &st, err);
+    if (s == SP_OK) s = sp_registry_open(o->registry_url, &reg, err);
+    if (s == SP_OK) {
+        s = reg.ops->get(reg.impl, o->name, o->stage, arch, o->version, &prior, err);
+        if (s == SP_OK) had_prior = 1;
+        if (s == SP_ERR_NOT_FOUND) s = SP_OK;
+        if (had_prior && o->on_exists == SP_ON_EXISTS_FAIL)
+            s = sp_fail(err, SP_ERR_EXISTS, "resource %s/%s/%s/%s already exists (use --on-exists replace)", o->name,
+                        o->stage, arch, o->version);
+    }
+    if (s == SP_OK) s = pipeline_alloc(&p, err);
+
+    sp_header hdr = {.version = SP_FORMAT_VERSION, .suite = SP_SUITE_AES256GCM_GZIP, .chunk_size = (uint32_t)p.chunk};
+    uint8_t header[SP_HEADER_MAX];
+    size_t header_len = 0;
+    if (s == SP_OK) {
+        sp_strlcpy(hdr.name, o->name, sizeof(hdr.name));
+        sp_strlcpy(hdr.stage, o->stage, sizeof(hdr.stage));
+        sp_strlcpy(hdr.arch, arch, sizeof(hdr.arch));
+        sp_strlcpy(hdr.version_str, o->version, sizeof(hdr.version_str));
+        s = sp_random(keys, SP_KEY_BYTES, err);
+        if (s == SP_OK) s = sp_random(hdr.artifact_id, SP_ARTIFACT_ID_LEN, err);
+        if (s == SP_OK) s = sp_hkdf_sha256(keys, SP_KEY_BYTES, hdr.artifact_id, SP_ARTIFACT_ID_LEN, SP_KDF_INFO,
+                                           keys + SP_KEY_BYTES, err);
+        header_len = sp_header_encode(&hdr, header);
+        sp_sha256_once(header, header_len, p.aad);
+        p.payload_key = keys + SP_KEY_BYTES;
+    }
+    if (s == SP_OK && o->expect_sha256 && !(p.input_hash = sp_sha256_new()))
+        s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    if (s == SP_OK) {
+        /* auto: a .tar name means tar; otherwise the reader sniffs the
+         * first block and drops the check if it is not a tar header. */
+        int want_tar = o->content_tar;
+        if (want_tar < 0 && sp_source_name_is_tar(p.src)) want_tar = 1;
+        p.tar_sniff = want_tar < 0;
+        if (want_tar != 0 && !(p.tar = sp_tarcheck_new())) s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    }
+    if (s == SP_OK) s = seal_to_store(&p, &st, key_name, header, header_len, o, &so, err);
+    /* From here on an object is committed under key_name. */
+    int committed = s == SP_OK;
+    if (s == SP_OK && p.input_hash) {
+        uint8_t digest[32], want[32];
+        sp_sha256_final(p.input_hash, digest);
+        if (sp_unhex(o->expect_sha256, want, 32) == 0 && memcmp(digest, want, 32) != 0) {
+            char got[65];
+            sp_hex(digest, 32, got);
+            s = sp_fail(err, SP_ERR_INPUT, "input SHA-256 is %s, --expect-sha256 says %s", got, o->expect_sha256);
+        }
+    }
+    if (s == SP_OK && o->expect_size != UINT64_MAX && so.plain_size != o->expect_size)
+        s = sp_fail(err, SP_ERR_INPUT, "input was %llu bytes, --expect-size says %llu",
+                    (unsigned long long)so.plain_size, (unsigned long long)o->expect_size);
+    if (s == SP_OK) {
+        uint64_t size = 0;
+        s = st.ops->stat(st.impl, key_name, &size, err);
+        if (s == SP_OK && size != so.stored_size)
+            s = sp_fail(err, SP_ERR_STORE, "stored object %s is %llu bytes, expected %llu", key_name,
+                        (unsigned long long)size, (unsigned long long)so.stored_size);
+    }
+    if (s == SP_OK) s = make_row(o, arch, key_name, &so, keys, &hdr, &row, err);
+    if (s == SP_OK) s = put_row_with_retry(&reg, &row, o->on_exists, &replaced, err);
+    if (s != SP_OK && committed) {
+        /* No row may point at this object, and no object may outlive its
+         * failed row, unless deleting it would destroy a version that a
+         * row still names. */
+        sp_error e2;
+        if (!had_prior && s != SP_ERR_EXISTS) {
+            if (st.ops->remove(st.impl, key_name, &e2) != SP_OK) {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof(err->msg) - n, "; and deleting the uploaded object %s failed: %s",
+                         key_name, e2.msg);
+            }
+        } else {
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof(err->msg) - n,
+                     "; the object %s was overwritten but its registry row still describes the previous publish "
+                     "(that version cannot be opened until publish succeeds again)",
+                     key_name);
+        }
+    }
+    if (s == SP_OK) {
+        sp_strlcpy(r->object_key, key_name, sizeof(r->object_key));
+        sp_strlcpy(r->store, st.desc, sizeof(r->store));
+        sp_strlcpy(r->registry, reg.desc, sizeof(r->registry));
+        sp_strlcpy(r->arch, arch, sizeof(r->arch));
+        sp_strlcpy(r->sha256, row.sha256, sizeof(r->sha256));
+        sp_strlcpy(r->artifact_id, row.artifact_id, sizeof(r->artifact_id));
+        r->plain_size = so.plain_size;
+        r->stored_size = so.stored_size;
+        r->chunks = so.chunks;
+        r->chunks_stored_raw = so.chunks_raw;
+        r->replaced = replaced;
+        r->level = p.level;
+        r->threads = p.nthreads;
+        r->chunk_size = p.chunk;
+        r->seconds = sp_now() - t0;
+    }
+    OPENSSL_cleanse(&row, sizeof(row));
+    sp_secret_free(keys, 2 * SP_KEY_BYTES);
+    sp_source_close(p.src);
+    pipeline_free(&p);
+    sp_registry_close(&reg);
+    sp_store_close(&st);
+    if (s != SP_OK && err) err->status = s;
+    return s;
+}

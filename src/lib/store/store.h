@@ -1,0 +1,47 @@
+/* store.h: the object store interface (local directory, S3) used by the pipeline. */
+#ifndef SP_STORE_H
+#define SP_STORE_H
+
+#include "common/sp_common.h"
+
+/* One object being written. Owned by the thread that called put_begin; the
+ * same thread calls write/commit/abort (backends may use threads inside). */
+typedef struct sp_upload sp_upload;
+
+typedef struct sp_store_ops {
+    const char *scheme; /* "file", "s3" */
+    /* Starts an object under key. size_hint is the final size if known, else
+     * UINT64_MAX. Nothing is visible under key until commit succeeds. */
+    sp_status (*put_begin)(void *impl, const char *key, uint64_t size_hint, sp_upload **up, sp_error *err);
+    /* Appends bytes in order; may block for back-pressure. */
+    sp_status (*put_write)(sp_upload *up, const void *buf, size_t len, sp_error *err);
+    /* Makes the object visible atomically and checks its size equals the
+     * bytes written; frees up in all cases. */
+    sp_status (*put_commit)(sp_upload *up, sp_error *err);
+    /* Discards everything written; frees up. Never fails visibly. */
+    void (*put_abort)(sp_upload *up);
+    /* Size of a committed object (SP_ERR_NOT_FOUND if absent). */
+    sp_status (*stat)(void *impl, const char *key, uint64_t *size, sp_error *err);
+    /* Reads exactly len bytes at off (short object -> SP_ERR_TRUNCATED). */
+    sp_status (*read_range)(void *impl, const char *key, uint64_t off, void *buf, size_t len, sp_error *err);
+    /* Deletes a committed object; absent is not an error. */
+    sp_status (*remove)(void *impl, const char *key, sp_error *err);
+    void (*close)(void *impl);
+} sp_store_ops;
+
+typedef struct sp_store {
+    const sp_store_ops *ops;
+    void *impl;
+    char desc[SP_OBJECT_KEY_MAX]; /* printable location, never credentials */
+} sp_store;
+
+/* Opens the store named by url ("file:///dir", "file:dir", "s3://bucket/prefix");
+ * url NULL/"" means $SEALPUB_STORE, else file://<default home>/objects. */
+sp_status sp_store_open(const char *url, sp_store *st, sp_error *err);
+void sp_store_close(sp_store *st);
+
+/* Backends. */
+sp_status sp_store_file_open(const char *dir, sp_store *st, sp_error *err);
+sp_status sp_store_s3_open(const char *url, sp_store *st, sp_error *err);
+
+#endif

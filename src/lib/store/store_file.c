@@ -1,0 +1,207 @@
+/* store_file.c: the local-directory store: temp file, fsync, rename on commit, unlink on abort. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+typedef struct file_store {
+    char root[PATH_MAX];
+} file_store;
+
+struct sp_upload {
+    int fd;
+    uint64_t written;
+    char tmp[PATH_MAX];
+    char final[PATH_MAX];
+};
+
+static sp_status mkdirs_for(const char *path, sp_error *err)
+{
+    char buf[PATH_MAX];
+    sp_strlcpy(buf, path, sizeof(buf));
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return sp_fail(err, SP_ERR_STORE, "cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    return SP_OK;
+}
+
+/* Keys come from validated names, but the store does not rely on that. */
+static sp_status object_path(file_store *fs, const char *key, char *out, size_t cap, sp_error *err)
+{
+    if (!*key || key[0] == '/' || strstr(key, "..") || strstr(key, "//"))
+        return sp_fail(err, SP_ERR_USAGE, "invalid object key '%.200s'", key);
+    int n = snprintf(out, cap, "%s/%s", fs->root, key);
+    if (n < 0 || (size_t)n >= cap) return sp_fail(err, SP_ERR_USAGE, "object path too long");
+    return SP_OK;
+}
+
+static sp_status fsync_parent(const char *path, sp_error *err)
+{
+    char dir[PATH_MAX];
+    sp_strlcpy(dir, path, sizeof(dir));
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sp_fail(err, SP_ERR_STORE, "cannot open %s: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0 ? SP_OK : sp_fail(err, SP_ERR_STORE, "fsync %s: %s", dir, strerror(errno));
+}
+
+static sp_status fs_put_begin(void *impl, const char *key, uint64_t size_hint, sp_upload **out, sp_error *err)
+{
+    file_store *fs = impl;
+    sp_upload *up = calloc(1, sizeof(*up));
+    if (!up) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    sp_status s = object_path(fs, key, up->final, sizeof(up->final), err);
+    if (s == SP_OK) s = mkdirs_for(up->final, err);
+    if (s != SP_OK) {
+        free(up);
+        return s;
+    }
+    /* The temp name lives beside the final one so rename is atomic, and
+     * starts with a dot so listings of published objects never show it. */
+    char *slash = strrchr(up->final, '/');
+    snprintf(up->tmp, sizeof(up->tmp), "%.*s/.%s.XXXXXX", (int)(slash - up->final), up->final, slash + 1);
+    up->fd = mkostemp(up->tmp, O_CLOEXEC);
+    if (up->fd < 0) {
+        s = sp_fail(err, SP_ERR_STORE, "cannot create %s: %s", up->tmp, strerror(errno));
+        free(up);
+        return s;
+    }
+    (void)size_hint;
+    *out = up;
+    return SP_OK;
+}
+
+static sp_status fs_put_write(sp_upload *up, const void *buf, size_t len, sp_error *err)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = write(up->fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return sp_fail(err, SP_ERR_STORE, "write %s: %s", up->tmp, n < 0 ? strerror(errno) : "no progress");
+        p += n;
+        len -= (size_t)n;
+        up->written += (uint64_t)n;
+    }
+    return SP_OK;
+}
+
+static void fs_put_abort(sp_upload *up)
+{
+    if (!up) return;
+    if (up->fd >= 0) close(up->fd);
+    unlink(up->tmp);
+    free(up);
+}
+
+static sp_status fs_put_commit(sp_upload *up, sp_error *err)
+{
+    struct stat sb;
+    sp_status s = SP_OK;
+    if (fsync(up->fd) != 0)
+        s = sp_fail(err, SP_ERR_STORE, "fsync %s: %s", up->tmp, strerror(errno));
+    else if (fstat(up->fd, &sb) != 0 || (uint64_t)sb.st_size != up->written)
+        s = sp_fail(err, SP_ERR_STORE, "%s: size after write is not the %llu bytes written", up->tmp,
+                    (unsigned long long)up->written);
+    else if (rename(up->tmp, up->final) != 0)
+        s = sp_fail(err, SP_ERR_STORE, "rename to %s: %s", up->final, strerror(errno));
+    if (s != SP_OK) {
+        fs_put_abort(up);
+        return s;
+    }
+    close(up->fd);
+    s = fsync_parent(up->final, err);
+    free(up);
+    return s;
+}
+
+static sp_status fs_stat(void *impl, const char *key, uint64_t *size, sp_error *err)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    SP_TRY(object_path(impl, key, path, sizeof(path), err));
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) return sp_fail(err, SP_ERR_NOT_FOUND, "no object %s", path);
+        return sp_fail(err, SP_ERR_STORE, "stat %s: %s", path, strerror(errno));
+    }
+    *size = (uint64_t)sb.st_size;
+    return SP_OK;
+}
+
+static sp_status fs_read_range(void *impl, const char *key, uint64_t off, void *buf, size_t len, sp_error *err)
+{
+    char path[PATH_MAX];
+    SP_TRY(object_path(impl, key, path, sizeof(path), err));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sp_fail(err, errno == ENOENT ? SP_ERR_NOT_FOUND : SP_ERR_STORE, "open %s: %s", path, strerror(errno));
+    size_t done = 0;
+    sp_status s = SP_OK;
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { s = sp_fail(err, SP_ERR_STORE, "read %s: %s", path, strerror(errno)); break; }
+        if (n == 0) { s = sp_fail(err, SP_ERR_TRUNCATED, "%s ends before byte %llu", path, (unsigned long long)(off + len)); break; }
+        done += (size_t)n;
+    }
+    close(fd);
+    return s;
+}
+
+static sp_status fs_remove(void *impl, const char *key, sp_error *err)
+{
+    char path[PATH_MAX];
+    SP_TRY(object_path(impl, key, path, sizeof(path), err));
+    if (unlink(path) != 0 && errno != ENOENT) return sp_fail(err, SP_ERR_STORE, "delete %s: %s", path, strerror(errno));
+    return SP_OK;
+}
+
+static void fs_close(void *impl) { free(impl); }
+
+static const sp_store_ops file_ops = {
+    .scheme = "file",
+    .put_begin = fs_put_begin,
+    .put_write = fs_put_write,
+    .put_commit = fs_put_commit,
+    .put_abort = fs_put_abort,
+    .stat = fs_stat,
+    .read_range = fs_read_range,
+    .remove = fs_remove,
+    .close = fs_close,
+};
+
+sp_status sp_store_file_open(const char *dir, sp_store *st, sp_error *err)
+{
+    if (!dir || dir[0] != '/')
+        return sp_fail(err, SP_ERR_USAGE, "store folder '%.200s' must be an absolute path (file:///DIR)", dir ? dir : "");
+    file_store *fs = calloc(1, sizeof(*fs));
+    if (!fs) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    if (sp_strlcpy(fs->root, dir, sizeof(fs->root)) != 0 || strlen(dir) > PATH_MAX - 300) {
+        free(fs);
+        return sp_fail(err, SP_ERR_USAGE, "store folder path too long");
+    }
+    size_t n = strlen(fs->root);
+    while (n > 1 && fs->root[n - 1] == '/') fs->root[--n] = '\0';
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof(probe), "%s/x", fs->root);
+    sp_status s = mkdirs_for(probe, err);
+    if (s != SP_OK) {
+        free(fs);
+        return s;
+    }
+    st->ops = &file_ops;
+    st->impl = fs;
+    snprintf(st->desc, sizeof(st->desc), "file://%s", fs->root);
+    return SP_OK;
+}
