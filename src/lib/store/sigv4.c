@@ -85,6 +85,14 @@ static void sb_decode(sb *b, const char *s, size_t n)
     }
 }
 
+int sp_sigv4_uri_encode(const char *in, size_t len, int keep_slash, char *out, size_t cap)
+{
+    sb b;
+    sb_init(&b, out, cap);
+    sb_encode(&b, in, len, keep_slash);
+    return b.overflow ? -1 : 0;
+}
+
 sp_status sp_sigv4_encode_path(const char *raw, char *out, size_t cap, sp_error *err)
 {
     sb b;

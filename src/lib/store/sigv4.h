@@ -81,6 +81,11 @@ SP_MUST_USE sp_status sp_sigv4_sign(const sp_sigv4_request *req, sp_sigv4_result
  * canonical URI, so requests built with it always match their signature. */
 SP_MUST_USE sp_status sp_sigv4_encode_path(const char *raw, char *out, size_t cap, sp_error *err);
 
+/* Percent-encodes in[0..len) with the unreserved set (and '/' kept when
+ * keep_slash), for building query values the canonicaliser decodes back.
+ * Returns 0, or -1 if out (cap bytes with the NUL) is too small. */
+int sp_sigv4_uri_encode(const char *in, size_t len, int keep_slash, char *out, size_t cap);
+
 /* Canonical query string: split on '&', percent-decode, re-encode with the
  * unreserved set, sort by key then value, "key=" for empty values. '+' is
  * taken literally (S3 does not read it as a space). The result is also a valid
