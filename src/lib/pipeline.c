@@ -199,7 +199,8 @@ static void *reader_main(void *arg)
         pthread_cond_signal(&p->cv_work);
         pthread_mutex_unlock(&p->mu);
     }
-    if (p->tar && sp_tarcheck_finish(p->tar, &e) != SP_OK) {
+    /* An empty input under --content auto was never sniffed: not a tar. */
+    if (p->tar && !p->tar_sniff && sp_tarcheck_finish(p->tar, &e) != SP_OK) {
         fail(p, &e);
         goto out;
     }

@@ -73,8 +73,10 @@ static void append_bytes(const char *path, size_t len)
 }
 
 /* Reads the whole source the way the pipeline does: depth buffers in
- * flight, each resubmitted when its chunk has been taken. Checks that every
- * chunk but the last is full and that all submissions after EOF give 0. */
+ * flight, each resubmitted when its chunk has been taken, and no submission
+ * after a short chunk or 0 (so a check the source leaves to a later read
+ * would be missed). Checks that every chunk but the last is full and that
+ * submissions after the end give 0. */
 static sp_status drain(sp_source *s, unsigned depth, uint8_t **out, size_t *out_len, sp_error *err)
 {
     uint8_t **bufs = calloc(depth, sizeof(*bufs));
@@ -101,7 +103,7 @@ static sp_status drain(sp_source *s, unsigned depth, uint8_t **out, size_t *out_
         }
         cr_assert(!eof, "data after end of input");
         cr_assert(!short_seen, "a short chunk before the last one");
-        if (got < CHUNK) short_seen = 1;
+        if (got < CHUNK) short_seen = eof = 1;
         while (len + got > cap) acc = realloc(acc, cap *= 2);
         memcpy(acc + len, b, got);
         len += got;
@@ -352,11 +354,11 @@ Test(source, char_device_is_a_stream)
 
 /* Opens a file of n chunks, takes the first chunk, lets change() alter the
  * file, then reads on: the read must fail with the size-change message. */
-static void expect_size_change(sp_io_mode mode, unsigned depth, void (*change)(const char *path))
+static void expect_size_change(sp_io_mode mode, unsigned depth, size_t size, void (*change)(const char *path))
 {
     char path[512];
     tmp_path(path, sizeof(path), "changing.bin");
-    free(make_file(path, 4 * CHUNK, 9));
+    free(make_file(path, size, 9));
     sp_source *s = NULL;
     sp_error err = {0};
     sp_status st = sp_source_open(path, mode, CHUNK, depth, &s, &err);
@@ -392,10 +394,13 @@ static void shrink_to_chunk_boundary(const char *path) { cr_assert_eq(truncate(p
 Test(source, grown_file_detected)
 {
     static const sp_io_mode modes[] = {SP_IO_PREAD, SP_IO_URING};
+    static const size_t sizes_[] = {4 * CHUNK, 3 * CHUNK + 1, 4 * CHUNK - 1, CHUNK + CHUNK / 2};
     for (size_t m = 0; m < SP_ARRAY_LEN(modes); m++) {
-        expect_size_change(modes[m], 1, grow_by_one);
-        expect_size_change(modes[m], 4, grow_by_one);
-        expect_size_change(modes[m], 4, grow_by_chunk);
+        for (size_t i = 0; i < SP_ARRAY_LEN(sizes_); i++) {
+            expect_size_change(modes[m], 1, sizes_[i], grow_by_one);
+            expect_size_change(modes[m], 4, sizes_[i], grow_by_one);
+            expect_size_change(modes[m], 4, sizes_[i], grow_by_chunk);
+        }
     }
 }
 
@@ -403,9 +408,11 @@ Test(source, truncated_file_detected)
 {
     static const sp_io_mode modes[] = {SP_IO_PREAD, SP_IO_URING};
     for (size_t m = 0; m < SP_ARRAY_LEN(modes); m++) {
-        expect_size_change(modes[m], 1, shrink_half);
-        expect_size_change(modes[m], 4, shrink_half);
-        expect_size_change(modes[m], 3, shrink_to_chunk_boundary);
+        expect_size_change(modes[m], 1, 4 * CHUNK, shrink_half);
+        expect_size_change(modes[m], 4, 4 * CHUNK, shrink_half);
+        expect_size_change(modes[m], 3, 4 * CHUNK, shrink_to_chunk_boundary);
+        expect_size_change(modes[m], 1, 3 * CHUNK - 7, shrink_to_chunk_boundary);
+        expect_size_change(modes[m], 2, 3 * CHUNK - 7, shrink_half);
     }
 }
 

@@ -24,9 +24,11 @@
  * A regular file must not change while we read it, or the published bytes
  * would match neither the old nor the new file. Its size is taken once at
  * open and every read is sized from it, so a read that ends early means it
- * shrank. After the last data read, one extra read of one byte at the
- * expected size (the "probe") must find EOF and a second fstat must agree,
- * or it grew.
+ * shrank. The read that covers the expected end asks for one byte more,
+ * which must not come (EOF), and a second fstat must agree, or it grew.
+ * Callers stop at the first short chunk, so that check must ride on the last
+ * data read; only when the size is a multiple of the chunk (or 0) is it a
+ * read of its own, which the caller submits after its last full chunk.
  */
 
 #define SOURCE_DEPTH_MAX 4096u
@@ -39,9 +41,10 @@ enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_INFLIGHT, SLOT_DONE };
 struct slot {
     uint8_t *buf;
     uint64_t off; /* offset of buf[0], relative to the source's base */
-    size_t want;  /* chunk, less for the last one, 1 for the probe, 0 past the end */
-    size_t done;  /* bytes read into buf so far */
-    int probe;    /* the read at the expected size that must find EOF */
+    size_t expect; /* bytes the file should give: chunk, less for the last one */
+    size_t want;   /* bytes asked for: expect, +1 at the expected end, 0 past it */
+    size_t done;   /* bytes read into buf so far */
+    int last;      /* covers the expected end: EOF must follow and fstat agree */
     int error;    /* errno of a failed read, reported when the slot is waited for */
     enum slot_state state;
 };
@@ -55,7 +58,7 @@ struct sp_source {
     uint64_t base;     /* file offset of the first byte (stdin may start mid-file) */
     uint64_t size;     /* bytes from base, from fstat at open; UINT64_MAX for streams */
     uint64_t next_off; /* relative offset of the next submission */
-    int probed;        /* the probe has been queued */
+    int end_queued;    /* the read covering the expected end has been queued */
     int stream_eof;
     int is_tar;
     struct slot *slots; /* ring of depth slots: head is the oldest, count in use */
@@ -386,12 +389,15 @@ sp_status sp_source_submit(sp_source *s, uint8_t *buf, sp_error *err)
     sl->off = s->next_off;
     if (s->next_off < s->size) {
         uint64_t left = s->size - s->next_off;
-        sl->want = left < s->chunk ? (size_t)left : s->chunk;
-        s->next_off += sl->want;
-    } else if (!s->probed) {
+        sl->expect = sl->want = left < s->chunk ? (size_t)left : s->chunk;
+        if (sl->expect < s->chunk) { /* the end, with room in buf for one more byte */
+            sl->want++;
+            sl->last = s->end_queued = 1;
+        }
+        s->next_off += sl->expect;
+    } else if (!s->end_queued) {
         sl->want = 1;
-        sl->probe = 1;
-        s->probed = 1;
+        sl->last = s->end_queued = 1;
     } else {
         sl->state = SLOT_DONE; /* past the end: nothing to read */
         return SP_OK;
@@ -404,9 +410,8 @@ static sp_status check_slot(sp_source *s, const struct slot *sl, sp_error *err)
 {
     if (sl->error) return source_fail(s, err, SP_ERR_IO, "%s: read failed: %s", s->label, strerror(sl->error));
     if (s->kind == KIND_STREAM) return SP_OK;
-    if (sl->done < sl->want && !sl->probe) goto changed;
-    if (sl->probe) {
-        if (sl->done > 0) goto changed;
+    if (sl->done != sl->expect) goto changed;
+    if (sl->last) {
         struct stat st;
         if (fstat(s->fd, &st) != 0)
             return source_fail(s, err, SP_ERR_IO, "%s: fstat failed: %s", s->label, strerror(errno));
@@ -429,7 +434,7 @@ sp_status sp_source_wait(sp_source *s, uint8_t **buf_out, size_t *got, sp_error 
     }
     SP_TRY(check_slot(s, sl, err));
     *buf_out = sl->buf;
-    *got = sl->probe ? 0 : sl->done;
+    *got = sl->done;
     sl->state = SLOT_FREE;
     s->head = (s->head + 1) % s->depth;
     s->count--;

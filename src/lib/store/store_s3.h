@@ -54,4 +54,11 @@ sp_s3_retry sp_s3_classify(int curl_code, long http_status, const char *s3_code)
  * standard retry mode does. jitter01 is the random draw in [0, 1). */
 double sp_s3_backoff_seconds(sp_s3_retry cls, unsigned retry, double jitter01);
 
+/* The part size for part number part_no (1-based) of an upload with part
+ * size setting base and size_hint (UINT64_MAX: unknown). A known size is
+ * split into at most 10,000 parts of at least base, in whole MiB; an
+ * unknown one starts at base and doubles every 1000 parts, capped at 5 GiB,
+ * so 10,000 parts reach terabytes. */
+size_t sp_s3_part_size(size_t base, uint64_t size_hint, unsigned part_no);
+
 #endif

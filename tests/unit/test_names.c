@@ -1,0 +1,85 @@
+/* test_names.c: name validation, architecture spellings, sizes, object keys. */
+#include <criterion/criterion.h>
+
+#include "common/sp_common.h"
+
+Test(names, valid_and_invalid_names)
+{
+    sp_error err;
+    const char *good[] = {"api", "API_v2", "a.b-c", "1.4.2", "x"};
+    for (size_t i = 0; i < 5; i++) cr_expect_eq(sp_validate_name("name", good[i], 128, &err), SP_OK, "%s", good[i]);
+    const char *bad[] = {"", ".hidden", "-flag", "a/b", "a b", "x'; DROP TABLE resources; --", "semi;colon",
+                         "quote\"", "tab\t", "ünï", "..", "a\\b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(sp_validate_name("name", bad[i], 128, &err), SP_ERR_USAGE, "'%s' accepted", bad[i]);
+    char longname[200];
+    memset(longname, 'a', 129);
+    longname[129] = 0;
+    cr_expect_eq(sp_validate_name("name", longname, 128, &err), SP_ERR_USAGE);
+    cr_expect(strstr(err.msg, "too long") != NULL, "%s", err.msg);
+    longname[128] = 0;
+    cr_expect_eq(sp_validate_name("name", longname, 128, &err), SP_OK);
+    cr_expect_eq(sp_validate_name("name", NULL, 128, &err), SP_ERR_USAGE);
+}
+
+Test(names, architecture_spellings)
+{
+    char out[SP_FIELD_MAX + 1];
+    sp_error err;
+    const char *pairs[][2] = {{"x86_64", "amd64"}, {"amd64", "amd64"}, {"AMD64", "amd64"}, {"aarch64", "arm64"},
+                              {"arm64", "arm64"},  {"riscv64", "riscv64"}};
+    for (size_t i = 0; i < 6; i++) {
+        cr_assert_eq(sp_canonical_arch(pairs[i][0], out, &err), SP_OK);
+        cr_expect_str_eq(out, pairs[i][1]);
+    }
+    cr_assert_eq(sp_canonical_arch(NULL, out, &err), SP_OK);
+#if defined(__x86_64__)
+    cr_expect_str_eq(out, "amd64");
+#elif defined(__aarch64__)
+    cr_expect_str_eq(out, "arm64");
+#endif
+    cr_expect_eq(sp_canonical_arch("arm/v7", out, &err), SP_ERR_USAGE);
+}
+
+Test(names, sizes)
+{
+    uint64_t v;
+    sp_error err;
+    struct {
+        const char *text;
+        uint64_t want;
+    } good[] = {{"1048576", 1048576}, {"4M", 4u << 20}, {"4MiB", 4u << 20}, {"64m", 64u << 20},
+                {"1k", 1024},         {"2G", 2ull << 30}, {"0", 0}};
+    for (size_t i = 0; i < 7; i++) {
+        cr_assert_eq(sp_parse_size(good[i].text, &v, &err), SP_OK, "%s", good[i].text);
+        cr_expect_eq(v, good[i].want, "%s", good[i].text);
+    }
+    const char *bad[] = {"", "-1", "4X", "4MB2", "abc", " 4", "99999999999999999999", "16777216T"};
+    for (size_t i = 0; i < 8; i++) cr_expect_eq(sp_parse_size(bad[i], &v, &err), SP_ERR_USAGE, "'%s'", bad[i]);
+}
+
+Test(names, object_key_layout)
+{
+    char key[SP_OBJECT_KEY_MAX];
+    sp_error err;
+    cr_assert_eq(sp_object_key("api", "dev", "arm64", "1.4.2", key, sizeof(key), &err), SP_OK);
+    cr_assert_str_eq(key, "dev/api-arm64-1.4.2.enc");
+    cr_assert_eq(sp_object_key("api", "dev", "arm64", "1.4.2", key, 10, &err), SP_ERR_USAGE);
+}
+
+Test(names, base64_and_hex)
+{
+    uint8_t in[5] = {0, 1, 2, 0xfe, 0xff}, out[8];
+    char b64[16], hex[11];
+    sp_b64_encode(in, 5, b64);
+    cr_assert_str_eq(b64, "AAEC/v8=");
+    cr_assert_eq(sp_b64_decode(b64, out, sizeof(out)), 5);
+    cr_assert_eq(memcmp(in, out, 5), 0);
+    cr_assert_eq(sp_b64_decode("AA=E", out, sizeof(out)), -1);
+    cr_assert_eq(sp_b64_decode("A*", out, sizeof(out)), -1);
+    sp_hex(in, 5, hex);
+    cr_assert_str_eq(hex, "000102feff");
+    cr_assert_eq(sp_unhex("000102FEFF", out, 5), 0);
+    cr_assert_eq(sp_unhex("0001", out, 5), -1);
+    cr_assert_eq(sp_unhex("zz0102feff", out, 5), -1);
+}
