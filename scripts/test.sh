@@ -5,6 +5,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh" --services
-SEALPUB_BUILD_DIR=${SEALPUB_BUILD_DIR:-$root/build} "$root/scripts/build.sh" -DSEALPUB_WERROR=ON -DSEALPUB_FUZZ=ON
+SEALPUB_BUILD_DIR=${SEALPUB_BUILD_DIR:-$root/build} "$root/scripts/build.sh" -DSEALPUB_WERROR=ON
 export SEALPUB_REQUIRE_SERVICES=1
 exec "$root/scripts/with-services.sh" "$root/scripts/run-tests.sh"

@@ -51,6 +51,7 @@ EOF
 
 rm -f "$here"/*.enc "$here"/*.key "$here"/*.plain
 rows=""
+derived=""
 for c in "${cases[@]}"; do
   IFS='|' read -r name bytes kind chunk stage arch version <<<"$c"
   gen "$kind" "$bytes" "$here/$name.plain"
@@ -67,6 +68,21 @@ for c in "${cases[@]}"; do
   chunks=$("$bin" inspect "$here/$name.enc" --json | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["chunks"], j["chunks_stored"], j["chunk_size"])')
   read -r n stored csize <<<"$chunks"
   rows+="| \`$name\` | $bytes | $kind | $csize | $n | $stored | \`vector-$name\` | \`$stage\` | \`$arch\` | \`$version\` |"$'\n'
+
+  # Intermediate values for implementers, computed with tools independent of
+  # sealpub: the header length from its u16 at offset 32, the AAD with
+  # sha256sum, the payload key with OpenSSL's HKDF.
+  enc=$here/$name.enc
+  meta=$(od -An -tu2 -j32 -N2 --endian=little "$enc" | tr -d ' ')
+  hlen=$((34 + meta))
+  aid=$(od -An -tx1 -j16 -N16 -v "$enc" | tr -d ' \n')
+  aad=$(head -c "$hlen" "$enc" | sha256sum | cut -d' ' -f1)
+  fkey=$(base64 -d "$here/$name.key" | od -An -tx1 -v | tr -d ' \n')
+  pkey=$(openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "hexkey:$fkey" -kdfopt "hexsalt:$aid" \
+           -kdfopt "info:sealpub v1 payload key" HKDF | tr -d ':\n' | tr 'A-F' 'a-f')
+  derived+="### \`$name\`"$'\n\n'"- header length: $hlen"$'\n'"- artifact_id: \`$aid\`"$'\n'
+  derived+="- file key (hex): \`$fkey\`"$'\n'"- SHA-256 of the header (the AAD of data records): \`$aad\`"$'\n'
+  derived+="- payload key = HKDF-SHA-256(file key, artifact_id, \"sealpub v1 payload key\", 32): \`$pkey\`"$'\n\n'
 done
 
 {
@@ -95,6 +111,17 @@ SHAKE-256("sealpub v1 test vector: random") of that many bytes. Chunk size
 4194304 is sealpub's default; the others were published with \`--chunk-size 1M\`.
 All at the default level (6), with \`--content raw\` (an empty input is otherwise
 rejected by the tar auto-detection: see the note in FORMAT.md's test vectors).
+
+## Intermediate values
+
+Computed by \`make_vectors.sh\` with \`od\`, \`sha256sum\` and \`openssl kdf\`
+(not with sealpub), to debug a new reader step by step.
+
+${derived}## \`one_byte.enc\`, byte by byte
+
+\`\`\`
+$(od -Ax -tx1 -v "$here/one_byte.enc")
+\`\`\`
 
 ## SHA-256
 
