@@ -273,12 +273,6 @@ static int cmd_publish(int argc, char **argv)
     if (!o.name) return usage_error("publish", "--name is required");
     if (!o.stage) return usage_error("publish", "--stage is required");
     if (!o.version) return usage_error("publish", "--version is required");
-    if (!o.store_url && !getenv("SEALPUB_STORE") && !quiet && !json) {
-        char home[1024];
-        sp_error e = {0};
-        if (sp_default_home(home, sizeof(home), &e) == SP_OK)
-            fprintf(stderr, "sealpub: no store configured: publishing into the local data folder %s\n", home);
-    }
     progress_state ps = {.start = now_s()};
     if (!quiet && !json && isatty(STDERR_FILENO)) {
         o.progress = on_progress;
@@ -315,6 +309,8 @@ static int cmd_publish(int argc, char **argv)
                (unsigned long long)r.chunks, (unsigned long long)r.chunks_stored_raw, r.level, r.threads,
                r.chunk_size, r.replaced ? "true" : "false", r.seconds, mbps);
     } else if (!quiet) {
+        if (!o.store_url && !getenv("SEALPUB_STORE"))
+            fprintf(stderr, "sealpub: no store configured: used the local data folder (see --store)\n");
         fprintf(stderr,
                 "published %s%s\n  store:    %s\n  registry: %s\n  size:     %llu -> %llu bytes (%.1f%%)\n"
                 "  sha256:   %s\n  time:     %.2f s (%.1f MB/s)\n",
