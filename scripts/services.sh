@@ -155,6 +155,16 @@ stop_pidfiles() {
     done
 }
 
+# Runs a command that starts a server in the background. The server must not
+# inherit fd 9, the lock taken in main: it would hold the lock for its whole
+# life and block every later start, stop and status. Its own output before
+# it detaches goes to the file $1.
+spawn() {
+    local out=$1
+    shift
+    "$@" </dev/null >>"$out" 2>&1 9>&-
+}
+
 # Writes $DIR/env from the per-service parts, atomically, so a reader never
 # sources a half-written file.
 write_env() {
@@ -313,13 +323,15 @@ start_s3() {
     local mon_log=$CEPH_DIR/log/mon.a.log
     local osd_log=$CEPH_DIR/log/osd.0.log
     local rgw_log=$CEPH_DIR/log/client.rgw.log
+    # What the daemons print before they fork into the background.
+    local out=$CEPH_DIR/log/daemons.out
 
     # Monitor. Daemons fork into the background and write their pid files.
     monmaptool --create --clobber --addv a "[v2:127.0.0.1:$mon_port]" \
         --fsid "$fsid" "$CEPH_DIR/monmap" >/dev/null
     ceph-mon -c "$CEPH_CONF" --mkfs -i a --monmap "$CEPH_DIR/monmap" ||
         die "ceph-mon --mkfs failed" "$mon_log"
-    ceph-mon -c "$CEPH_CONF" -i a || die "ceph-mon did not start" "$mon_log"
+    spawn "$out" ceph-mon -c "$CEPH_CONF" -i a || die "ceph-mon did not start" "$out" "$mon_log"
     wait_until "$WAIT_MON" ceph_cli mon stat ||
         die "monitor not answering after ${WAIT_MON}s" "$mon_log"
 
@@ -332,13 +344,13 @@ start_s3() {
     mkdir -p "$CEPH_DIR/osd/ceph-0"
     ceph-osd -c "$CEPH_CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >/dev/null 2>&1 ||
         die "ceph-osd --mkfs failed" "$osd_log"
-    ceph-osd -c "$CEPH_CONF" -i 0 || die "ceph-osd did not start" "$osd_log"
+    spawn "$out" ceph-osd -c "$CEPH_CONF" -i 0 || die "ceph-osd did not start" "$out" "$osd_log"
     wait_until "$WAIT_OSD" osd_is_up ||
         die "OSD not up after ${WAIT_OSD}s" "$osd_log" "$mon_log"
 
     # The gateway creates its pools on first start; waiting for the port
     # covers that.
-    radosgw -c "$CEPH_CONF" -n client.rgw || die "radosgw did not start" "$rgw_log"
+    spawn "$out" radosgw -c "$CEPH_CONF" -n client.rgw || die "radosgw did not start" "$out" "$rgw_log"
     wait_until "$WAIT_RGW" rgw_answers "$rgw_port" ||
         die "radosgw not answering on 127.0.0.1:$rgw_port after ${WAIT_RGW}s" "$rgw_log"
 
@@ -466,8 +478,8 @@ port = $port
 unix_socket_directories = '$PG_DIR/sock'
 fsync = off
 EOF
-    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_PG" start >/dev/null ||
-        die "pg_ctl start failed" "$PG_LOG"
+    spawn "$PG_DIR/pg_ctl.out" as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_PG" start ||
+        die "pg_ctl start failed" "$PG_DIR/pg_ctl.out" "$PG_LOG"
     wait_until "$WAIT_PG" "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" ||
         die "postgres not ready after ${WAIT_PG}s" "$PG_LOG"
     "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres "$PG_DATABASE" ||

@@ -168,12 +168,14 @@ static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink,
     sp_aead *aead = NULL;
     sp_codec *codec = NULL;
     size_t max_body = sp_record_max_body(h.chunk_size);
-    uint8_t *body = malloc(max_body), *plain = malloc(h.chunk_size), *index = NULL;
+    /* Buffers grow to what the records need, bounded by the chunk size, so
+     * a hostile header cannot make the reader reserve 128 MiB up front. */
+    uint8_t *body = NULL, *plain = NULL, *index = NULL;
+    size_t body_cap = 0, plain_cap = 0;
     sp_index_entry *seen = NULL;
     uint64_t n = 0, cap = 0, offset = hlen, plain_total = 0;
     int last_short = 0;
-    sp_status s = body && plain ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
-    if (s == SP_OK) s = resolve_key(o, &h, keys, err);
+    sp_status s = resolve_key(o, &h, keys, err);
     if (s == SP_OK) s = sp_hkdf_sha256(keys, 32, h.artifact_id, SP_ARTIFACT_ID_LEN, SP_KDF_INFO, keys + 32, err);
     if (s == SP_OK) s = sp_aead_new(keys + 32, &aead, err);
     if (s == SP_OK) s = sp_codec_new(0, &codec, err);
@@ -244,6 +246,12 @@ static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink,
             s = sp_fail(err, SP_ERR_FORMAT, "%s: record %llu follows a short chunk", in->name, (unsigned long long)n);
             break;
         }
+        if (len > body_cap) {
+            uint8_t *nb = realloc(body, len);
+            if (!nb) { s = sp_fail(err, SP_ERR_NOMEM, "out of memory"); break; }
+            body = nb;
+            body_cap = len;
+        }
         s = in_read_exact(in, body, len, "a chunk", err);
         if (s != SP_OK) break;
         sp_record_nonce(n, 0, nonce);
@@ -255,8 +263,19 @@ static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink,
                         in->name, (unsigned long long)n);
             break;
         }
-        size_t plen = 0;
-        if (s == SP_OK) s = sp_codec_decompress(codec, body, len - SP_TAG_LEN, plain, h.chunk_size, &plen, err);
+        /* The gzip trailer's ISIZE sizes the output; the inflater checks it. */
+        size_t plen = 0, want = len >= SP_TAG_LEN + 4 ? sp_get_le32(body + len - SP_TAG_LEN - 4) : 0;
+        if (s == SP_OK && (want == 0 || want > h.chunk_size))
+            s = sp_fail(err, SP_ERR_FORMAT, "%s: chunk %llu claims %zu bytes, outside 1..chunk size", in->name,
+                        (unsigned long long)n, want);
+        if (s == SP_OK && want > plain_cap) {
+            if (plain) OPENSSL_cleanse(plain, plain_cap);
+            free(plain);
+            plain_cap = 0;
+            if (!(plain = malloc(want))) s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
+            else plain_cap = want;
+        }
+        if (s == SP_OK) s = sp_codec_decompress(codec, body, len - SP_TAG_LEN, plain, want, &plen, err);
         if (s == SP_OK && plen == 0) s = sp_fail(err, SP_ERR_FORMAT, "%s: chunk %llu is empty", in->name, (unsigned long long)n);
         if (s != SP_OK) break;
         last_short = plen < h.chunk_size;
@@ -280,7 +299,7 @@ static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink,
     sp_aead_free(aead);
     sp_codec_free(codec);
     sp_secret_free(keys, 64);
-    if (plain) OPENSSL_cleanse(plain, h.chunk_size);
+    if (plain) OPENSSL_cleanse(plain, plain_cap);
     free(plain);
     free(body);
     free(index);

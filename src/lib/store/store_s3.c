@@ -746,6 +746,9 @@ static size_t initial_cap(const sp_upload *up, unsigned part_no)
 
 static sp_status upload_failed(sp_upload *up, sp_status s, const char *msg)
 {
+    /* Inside an upload a 404 (NoSuchUpload, NoSuchKey) means the store
+     * failed, not that the caller asked for something absent. */
+    if (s == SP_ERR_NOT_FOUND) s = SP_ERR_STORE;
     if (up->failed == SP_OK) {
         up->failed = s;
         snprintf(up->fail_msg, sizeof(up->fail_msg), "%s", msg);
@@ -1119,6 +1122,10 @@ static sp_status s3_put_commit(sp_upload *up, sp_error *err)
                     up->st->bucket, up->key, (unsigned long long)size, (unsigned long long)up->written);
     }
     if (s != SP_OK && !up->aborted) s = fail_upload(up, s, err);
+    if (s == SP_ERR_NOT_FOUND) {
+        s = SP_ERR_STORE;
+        if (err) err->status = s;
+    }
     free_upload(up);
     return s;
 }
