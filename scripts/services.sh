@@ -119,7 +119,7 @@ pidfile_alive() {
     [[ -f $pidfile ]] || return 1
     pid=$(head -n 1 "$pidfile" 2>/dev/null) || return 1
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmdline == *"$expect"* ]]
 }
 

@@ -99,7 +99,8 @@ typedef struct sp_publish_opts {
     int content_tar;          /* -1 auto, 0 no, 1 yes: check tar end-of-archive */
     sp_progress_fn progress;
     void *progress_ctx;
-    volatile const int *cancel; /* optional: non-zero aborts the publish */
+    volatile const int *cancel; /* optional: non-zero aborts the publish; set it from a signal
+                                   handler or with an atomic store (it is read atomically) */
 } sp_publish_opts;
 
 /* Fills the defaults above. */

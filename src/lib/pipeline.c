@@ -108,7 +108,8 @@ static void fail(pipeline *p, const sp_error *e)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int cancelled(const pipeline *p) { return p->cancel && *p->cancel; }
+/* An atomic load: the flag is set by a signal handler or another thread. */
+static int cancelled(const pipeline *p) { return p->cancel && __atomic_load_n(p->cancel, __ATOMIC_RELAXED); }
 
 static void release_slot(pipeline *p, unsigned idx)
 {

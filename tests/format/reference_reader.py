@@ -213,6 +213,12 @@ def check_entry_flags(entries):
             raise FormatError(f"index entry {i} has unknown flags or a non-zero reserved field")
 
 
+def check_stored_flag(k, flags, stored_only):
+    """§8.3: a reader MAY verify the stored flag; this one does, both ways."""
+    if bool(flags & 1) != stored_only:
+        raise FormatError(f"chunk {k}'s stored flag disagrees with its gzip member")
+
+
 def open_stream(f, file_key, sink=None, on_member=None):
     """§11.2, the streaming algorithm. f: binary file object (read only, no seek).
 
@@ -233,7 +239,7 @@ def open_stream(f, file_key, sink=None, on_member=None):
     header = parse_header(read)  # step 1
     keys = Keys(header, file_key)  # step 2
     cs, limit = header.chunk_size, max_body(header.chunk_size)
-    i, offset, total, short, seen = 0, header.length, 0, False, []  # step 3
+    i, offset, total, short, seen, stored = 0, header.length, 0, False, [], []  # step 3
     while True:
         prefix = read(4)  # step 4
         if len(prefix) != 4:
@@ -255,6 +261,7 @@ def open_stream(f, file_key, sink=None, on_member=None):
             raise FormatError(f"chunk {i} is empty")
         short = len(plain) < cs  # 5.6
         seen.append((offset, length, len(plain)))  # 5.7
+        stored.append(is_stored_only(member))  # for the optional stored-flag check (§8.3)
         offset += 4 + length
         total += len(plain)
         i += 1
@@ -277,6 +284,8 @@ def open_stream(f, file_key, sink=None, on_member=None):
         if e[:3] != s:
             raise FormatError(f"index entry {k} disagrees with its record")
     check_entry_flags(entries)
+    for k, e in enumerate(entries):
+        check_stored_flag(k, e[3], stored[k])
     footer = read(FOOTER)  # 6.5
     if len(footer) != FOOTER:
         raise FormatError("truncated footer")
@@ -357,8 +366,7 @@ class RandomAccess:
         plain = inflate_member(member, self.header.chunk_size)
         if len(plain) != self.entries[k][2]:
             raise FormatError(f"chunk {k} inflates to {len(plain)} bytes, the index says {self.entries[k][2]}")
-        if self.entries[k][3] & 1 and not is_stored_only(member):
-            raise FormatError(f"chunk {k} is flagged stored but has compressed blocks")
+        check_stored_flag(k, self.entries[k][3], is_stored_only(member))
         return plain
 
     def read_range(self, a, b):
