@@ -7,7 +7,7 @@ build=${SEALPUB_BUILD_DIR:-$root/build}
 export SEALPUB_BIN=$build/sealpub
 status=0
 ctest --test-dir "$build" --output-on-failure -j2 || status=1
-for dir in tests/format python/tests; do
+for dir in python/tests; do
     if [[ -d $root/$dir ]]; then
         echo "== python unittest: $dir"
         (cd "$root" && python3 -m unittest discover -s "$dir" -v) || status=1

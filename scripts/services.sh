@@ -98,17 +98,22 @@ port_is_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# First free port from $1 upwards. Non-default bases keep clear of a system
-# PostgreSQL on 5432, a system radosgw on 7480 and a Ceph mon on 3300.
+# First free port from $1 plus an offset derived from the state folder.
+# Non-default bases keep clear of a system PostgreSQL on 5432, a system
+# radosgw on 7480 and a Ceph mon on 3300. The offset matters when several
+# folders (SEALPUB_SERVICES_DIR) start at the same time: a port is only
+# taken when the daemon binds it, seconds after it was found free, so two
+# starts scanning from the same base would pick the same port.
 free_port() {
-    local p
-    for ((p = $1; p < $1 + 200; p++)); do
+    local offset p
+    offset=$(($(printf '%s' "$DIR" | cksum | cut -d' ' -f1) % 100))
+    for ((p = $1 + offset; p < $1 + offset + 200; p++)); do
         if port_is_free "$p"; then
             echo "$p"
             return 0
         fi
     done
-    die "no free port in $1..$(($1 + 199))"
+    die "no free port in $(($1 + offset))..$((p - 1))"
 }
 
 # Succeeds when the pid in file $1 is alive and its command line contains $2.
@@ -125,23 +130,24 @@ pidfile_alive() {
 
 # Sends SIGTERM to each live daemon named by the pid files, waits up to
 # WAIT_EXIT seconds for all of them together, then SIGKILLs what is left.
-# Sending every TERM first lets the daemons shut down in parallel.
 stop_pidfiles() {
     local expect=$1
     shift
-    local f pids=() pid
+    local f pids=() names=() pid i
     for f in "$@"; do
         if pidfile_alive "$f" "$expect"; then
             pid=$(head -n 1 "$f")
             kill -TERM "$pid" 2>/dev/null || true
             pids+=("$pid")
+            names+=("$(basename "$f" .pid)")
         fi
     done
     local deadline=$((SECONDS + WAIT_EXIT))
-    for pid in "${pids[@]}"; do
+    for i in "${!pids[@]}"; do
+        pid=${pids[i]}
         while kill -0 "$pid" 2>/dev/null; do
             if ((SECONDS >= deadline)); then
-                log "pid $pid ignored SIGTERM for ${WAIT_EXIT}s; sending SIGKILL"
+                log "${names[i]} (pid $pid) ignored SIGTERM for ${WAIT_EXIT}s; sending SIGKILL"
                 kill -KILL "$pid" 2>/dev/null || true
                 break
             fi
@@ -399,9 +405,11 @@ create_bucket() {
 }
 
 kill_ceph_daemons() {
-    # Gateway and OSD first, in parallel; the monitor last so the OSD can
-    # report its shutdown instead of waiting for a dead mon.
-    stop_pidfiles "$CEPH_CONF" "$CEPH_DIR/run/client.rgw.pid" "$CEPH_DIR/run/osd.0.pid"
+    # One at a time, clients before servers: each takes about 2 s alone,
+    # but radosgw stopped together with the OSD hangs in its final shutdown
+    # waiting for RADOS, and the OSD wants the monitor to mark it down.
+    stop_pidfiles "$CEPH_CONF" "$CEPH_DIR/run/client.rgw.pid"
+    stop_pidfiles "$CEPH_CONF" "$CEPH_DIR/run/osd.0.pid"
     stop_pidfiles "$CEPH_CONF" "$CEPH_DIR/run/mon.a.pid"
 }
 
@@ -458,6 +466,8 @@ start_pg() {
     chmod 755 "$DIR"
     if ((EUID == 0)); then
         chown -R postgres: "$PG_DIR"
+        runuser -u postgres -- test -w "$PG_DIR" ||
+            die "user postgres cannot reach $PG_DIR; use a SEALPUB_SERVICES_DIR whose parents are world-searchable (e.g. under /tmp)"
     fi
 
     local port

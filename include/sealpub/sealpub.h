@@ -133,6 +133,9 @@ typedef struct sp_open_opts {
     const char *key_file;     /* 32 raw bytes or base64; NULL = look up the registry */
     const char *registry_url; /* as for publish */
     unsigned threads;
+    /* When set, the container's header must name exactly this resource
+     * (canonical architecture spelling), else SP_ERR_AUTH. */
+    const char *expect_name, *expect_stage, *expect_arch, *expect_version;
 } sp_open_opts;
 void sp_open_opts_init(sp_open_opts *o);
 

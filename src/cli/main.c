@@ -104,16 +104,20 @@ static const char publish_help[] =
 
 static const char open_help[] =
     "usage: sealpub open FILE.enc|- [-o OUT|-] [--key-file FILE] [--registry URL]\n"
+    "                    [--expect NAME/STAGE/ARCH/VERSION]\n"
     "\n"
     "Verifies and decrypts a container. The key comes from the registry row named\n"
     "by the container's header, or from --key-file (32 raw bytes or base64). OUT is\n"
     "written through a temporary file and appears only if every chunk and the\n"
     "final record authenticated. Without -o, only verifies. With -o -, bytes are\n"
-    "streamed and only trustworthy when the exit code is 0.\n"
+    "streamed and only trustworthy when the exit code is 0 (use set -o pipefail).\n"
+    "--expect refuses a container of any other resource (e.g. an object copied\n"
+    "over another's key).\n"
     "\n"
     "examples:\n"
     "  sealpub open api-arm64-1.4.2.enc -o api.tar\n"
-    "  sealpub open api-arm64-1.4.2.enc --key-file key.b64 -o - | docker load\n";
+    "  sealpub open api-arm64-1.4.2.enc --expect api/dev/arm64/1.4.2 -o api.tar\n"
+    "  set -o pipefail; sealpub open api-arm64-1.4.2.enc --key-file key.b64 -o - | docker load\n";
 
 static const char inspect_help[] =
     "usage: sealpub inspect FILE.enc [--json]\n"
@@ -326,8 +330,10 @@ static int cmd_open(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"key-file", required_argument, 0, 'k'},
         {"registry", required_argument, 0, 'R'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'H'},          {0, 0, 0, 0},
+        {"expect", required_argument, 0, 'x'},  {"help", no_argument, 0, 'H'},
+        {0, 0, 0, 0},
     };
+    char expect[4 * 130], *parts[4] = {0};
     sp_open_opts o;
     sp_open_opts_init(&o);
     int quiet = 0, c;
@@ -339,6 +345,18 @@ static int cmd_open(int argc, char **argv)
         case 'k': o.key_file = optarg; break;
         case 'R': o.registry_url = optarg; break;
         case 'q': quiet = 1; break;
+        case 'x': {
+            snprintf(expect, sizeof(expect), "%s", optarg);
+            char *save = NULL, *tok = strtok_r(expect, "/", &save);
+            int k = 0;
+            for (; tok && k < 4; tok = strtok_r(NULL, "/", &save)) parts[k++] = tok;
+            if (k != 4 || tok) return usage_error("open", "--expect takes NAME/STAGE/ARCH/VERSION, not '%s'", optarg);
+            o.expect_name = parts[0];
+            o.expect_stage = parts[1];
+            o.expect_arch = parts[2];
+            o.expect_version = parts[3];
+            break;
+        }
         case 'H': fputs(open_help, stdout); return 0;
         case ':': return usage_error("open", "option '%s' needs a value", argv[optind - 1]);
         default: return usage_error("open", "unknown option '%s'", argv[optind - 1]);

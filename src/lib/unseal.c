@@ -127,8 +127,23 @@ static sp_status key_from_row(const sp_row *row, uint8_t key[32], sp_error *err)
     return s;
 }
 
+/* The container must be the resource the caller asked for: a valid object
+ * of another resource copied over this one authenticates under its own key. */
+static sp_status check_expected(const sp_open_opts *o, const sp_header *h, sp_error *err)
+{
+    const char *want[4] = {o->expect_name, o->expect_stage, o->expect_arch, o->expect_version};
+    const char *have[4] = {h->name, h->stage, h->arch, h->version_str};
+    static const char *what[4] = {"name", "stage", "architecture", "version"};
+    for (int i = 0; i < 4; i++)
+        if (want[i] && strcmp(want[i], have[i]) != 0)
+            return sp_fail(err, SP_ERR_AUTH, "container is %s/%s/%s/%s, not the expected %s '%s'", h->name, h->stage,
+                           h->arch, h->version_str, what[i], want[i]);
+    return SP_OK;
+}
+
 static sp_status resolve_key(const sp_open_opts *o, const sp_header *h, uint8_t key[32], sp_error *err)
 {
+    SP_TRY(check_expected(o, h, err));
     if (o->key_file) return read_key_file(o->key_file, key, err);
     sp_registry reg;
     sp_row row;
@@ -219,6 +234,9 @@ static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink,
                 if (e.offset != seen[i].offset || e.body_len != seen[i].body_len || e.plain_len != seen[i].plain_len)
                     s = sp_fail(err, SP_ERR_FORMAT, "%s: index entry %llu disagrees with its record", in->name,
                                 (unsigned long long)i);
+                else if ((e.flags & ~SP_ENTRY_STORED) || e.reserved)
+                    s = sp_fail(err, SP_ERR_FORMAT, "%s: index entry %llu sets reserved bits (a newer format?)",
+                                in->name, (unsigned long long)i);
             }
             if (s != SP_OK) break;
             uint8_t footer[SP_FOOTER_LEN + 1];
@@ -391,7 +409,7 @@ sp_status sp_inspect(const char *path, int json, FILE *outf, sp_error *err)
     size_t hlen = 0;
     uint64_t f_off = 0, n = 0, plain_total = 0, ix_n = 0;
     uint8_t *index = NULL;
-    struct stat sb;
+    struct stat sb = {0};
     sp_status s = read_header(&in, header, &h, &hlen, err);
     if (s == SP_OK && (fstat(in.fd, &sb) != 0 || !S_ISREG(sb.st_mode)))
         s = sp_fail(err, SP_ERR_USAGE, "%s: inspect needs a regular file", in.name);

@@ -590,10 +590,8 @@ class TestKeyHolderForgeries(ReaderTest):
             self.assert_rejected(seal(KEY, HDR, [m], [4], **kw), KEY_B64, label, sealpub=False)
 
     @unittest.skipUnless(HAVE_SEALPUB, "no sealpub binary")
-    @unittest.expectedFailure
     def test_index_reserved_bits_sealpub(self):
-        """Known deviation: sealpub's reader ignores the index entries' flags and reserved fields
-        (src/lib/unseal.c, final-record branch compares offset, body_len and plain_len only)."""
+        """sealpub's reader rejects index entries with reserved flag bits or a non-zero reserved field."""
         m = gzip_member(b"tail")
         SealpubRunner(self).open(seal(KEY, HDR, [m], [4], reserved=[1]), KEY_B64, expect_ok=False)
 

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sealpub/sealpub.h"
+
 /* A fresh folder under /tmp; also made the default data folder. */
 static inline void sp_test_tmpdir(char *out, size_t cap)
 {

@@ -251,7 +251,7 @@ static int run_vector(const char *dir)
         return 0;
     }
 
-    char ak[128], sk[128], token[1024] = "", region[64], service[64], ts[64], date[SP_SIGV4_AMZ_DATE_LEN + 1];
+    char ak[128], sk[128], token[1024] = "", region[64], service[64], ts[64] = "", date[SP_SIGV4_AMZ_DATE_LEN + 1];
     int ok = json_string(ctx, "access_key_id", ak, sizeof(ak)) &&
              json_string(ctx, "secret_access_key", sk, sizeof(sk)) &&
              json_string(ctx, "region", region, sizeof(region)) &&

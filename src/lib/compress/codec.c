@@ -96,7 +96,7 @@ sp_status sp_codec_decompress(sp_codec *c, const uint8_t *in, size_t len, uint8_
     size_t in_used = 0, out_used = 0;
     enum libdeflate_result r = libdeflate_gzip_decompress_ex(c->dec, in, len, out, cap, &in_used, &out_used);
     if (r == LIBDEFLATE_INSUFFICIENT_SPACE)
-        return sp_fail(err, SP_ERR_FORMAT, "chunk inflates to more than the chunk size");
+        return sp_fail(err, SP_ERR_FORMAT, "chunk inflates to more bytes than its gzip trailer (ISIZE) says");
     if (r != LIBDEFLATE_SUCCESS) return sp_fail(err, SP_ERR_FORMAT, "chunk payload is not a valid gzip member");
     if (in_used != len) return sp_fail(err, SP_ERR_FORMAT, "chunk payload has bytes after its gzip member");
     *out_len = out_used;

@@ -127,6 +127,7 @@ void sp_index_entry_decode(const uint8_t *p, sp_index_entry *e)
     e->body_len = sp_get_le32(p + 8);
     e->plain_len = sp_get_le32(p + 12);
     e->flags = sp_get_le32(p + 16);
+    e->reserved = sp_get_le32(p + 20);
 }
 
 void sp_footer_encode(uint64_t final_offset, uint64_t n, uint8_t out[SP_FOOTER_LEN])

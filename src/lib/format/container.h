@@ -38,7 +38,8 @@ typedef struct sp_index_entry {
     uint64_t offset;    /* of the record's prefix, from the start of the container */
     uint32_t body_len;  /* ciphertext + tag */
     uint32_t plain_len; /* bytes this chunk inflates to */
-    uint32_t flags;     /* SP_ENTRY_STORED */
+    uint32_t flags;     /* SP_ENTRY_STORED; other bits must be 0 */
+    uint32_t reserved;  /* must be 0 */
 } sp_index_entry;
 
 /* Writes the header; returns its length (<= SP_HEADER_MAX). */

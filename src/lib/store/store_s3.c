@@ -814,9 +814,15 @@ static sp_status create_multipart(sp_upload *up, sp_error *err)
     return SP_OK;
 }
 
-/* Hands a filled buffer to the network as the next part. */
+/* Hands a filled buffer to the network as the next part, once fewer than
+ * parts_in_flight are on the wire (the pool's extra buffer is the one
+ * being filled meanwhile). */
 static sp_status submit_part(sp_upload *up, part_buf *b, sp_error *err)
 {
+    while (busy_parts(up) >= up->st->parts_in_flight) {
+        SP_TRY(pump(up, err));
+        if (up->failed) return report(up, err);
+    }
     if (up->parts == S3_PARTS_MAX)
         return sp_fail(err, SP_ERR_STORE, "S3 object s3://%s/%.300s would need more than %u parts", up->st->bucket,
                        up->key, S3_PARTS_MAX);
