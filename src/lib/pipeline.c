@@ -664,12 +664,16 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
          * failed row, unless deleting it would destroy a version that a
          * row still names. */
         sp_error e2;
+        char first[sizeof(err->msg)];
+        sp_strlcpy(first, err->msg, sizeof(first));
+        snprintf(err->msg, sizeof(err->msg), "registry: %s", first);
         if (!had_prior && s != SP_ERR_EXISTS) {
-            if (st.ops->remove(st.impl, key_name, &e2) != SP_OK) {
-                size_t n = strlen(err->msg);
+            size_t n = strlen(err->msg);
+            if (st.ops->remove(st.impl, key_name, &e2) != SP_OK)
                 snprintf(err->msg + n, sizeof(err->msg) - n, "; and deleting the uploaded object %s failed: %s",
                          key_name, e2.msg);
-            }
+            else
+                snprintf(err->msg + n, sizeof(err->msg) - n, "; the uploaded object was deleted again: nothing published");
         } else {
             size_t n = strlen(err->msg);
             snprintf(err->msg + n, sizeof(err->msg) - n,

@@ -3,6 +3,7 @@
 # from files and pipes, --json, exit codes and one-line errors for bad input.
 source "$(dirname "$0")/lib.sh"
 B=$SEALPUB_BIN
+unset DATABASE_URL PGHOST PGDATABASE PGSERVICE # the embedded defaults only
 
 head -c 3000000 /dev/urandom >"$WORK/rand.bin"
 tar -C /usr/share -cf "$WORK/img.tar" common-licenses

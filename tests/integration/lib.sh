@@ -7,7 +7,7 @@ FAIL=0
 WORK=$(mktemp -d /tmp/sealpub-it-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export SEALPUB_HOME=$WORK/home
-unset SEALPUB_STORE SEALPUB_REGISTRY DATABASE_URL SEALPUB_KEK SEALPUB_KEK_FILE
+unset SEALPUB_STORE SEALPUB_REGISTRY SEALPUB_KEK SEALPUB_KEK_FILE
 
 ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }

@@ -211,6 +211,7 @@ typedef struct s3_xfer {
     uint8_t *dst; /* GET: where a 2xx body goes (else into resp) */
     size_t dst_cap;
     int ignore_cancel; /* the abort that follows a cancel must still run */
+    unsigned max_attempts; /* 0: the store's setting */
 
     /* The response of the latest attempt. */
     long status;
@@ -555,7 +556,8 @@ static void xfer_finished(CURLM *m, s3_xfer *x, CURLcode cc)
         x->result = SP_OK;
         return;
     }
-    if (cls != SP_S3_FATAL && x->attempt < x->st->max_attempts) {
+    unsigned max = x->max_attempts ? x->max_attempts : x->st->max_attempts;
+    if (cls != SP_S3_FATAL && x->attempt < max) {
         x->state = XF_BACKOFF;
         x->retry_at = sp_now() + sp_s3_backoff_seconds(cls, x->attempt, jitter());
         return;
@@ -899,6 +901,8 @@ static void abort_upload(sp_upload *up)
     sp_error e;
     if (query_param(x->query, sizeof(x->query), "uploadId", up->upload_id, &e) != SP_OK) return;
     x->ignore_cancel = 1;
+    /* After a cancel the user is waiting: one retry at most. */
+    if (cancelled()) x->max_attempts = 2;
     (void)xfer_run(up->multi, x, &e);
 }
 
@@ -1029,9 +1033,11 @@ static sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_err
     return SP_OK;
 }
 
-static sp_status head_size(s3_store *st, CURLM *m, s3_xfer *x, const char *path, uint64_t *size, sp_error *err)
+static sp_status head_size(s3_store *st, CURLM *m, s3_xfer *x, const char *path, int ignore_cancel, uint64_t *size,
+                           sp_error *err)
 {
     xfer_init(x, st, "HEAD", "HeadObject");
+    x->ignore_cancel = ignore_cancel;
     snprintf(x->raw_path, sizeof(x->raw_path), "%s", path);
     SP_TRY(xfer_run(m, x, err));
     if (!x->has_length) {
@@ -1079,6 +1085,9 @@ static sp_status complete_multipart(sp_upload *up, sp_error *err)
     x->body = (const uint8_t *)body;
     x->body_len = len;
     x->content_type = "application/xml";
+    /* A Complete cut short by a cancel may still take effect on the server;
+     * it is short, so it runs to its end and the commit finishes. */
+    x->ignore_cancel = 1;
     sha256_hex(body, len, x->body_sha);
     if (s == SP_OK) s = xfer_run(up->multi, x, err);
     /* A Complete that succeeded on the server but whose answer was lost is
@@ -1114,7 +1123,9 @@ static sp_status s3_put_commit(sp_upload *up, sp_error *err)
         if (s == SP_OK) s = complete_multipart(up, err);
     }
     uint64_t size = 0;
-    if (s == SP_OK) s = head_size(up->st, up->multi, &up->ctl, up->path, &size, err);
+    /* Once Complete is sent the object may exist: finish the check even if
+     * a cancel arrives now, rather than leave it unverified. */
+    if (s == SP_OK) s = head_size(up->st, up->multi, &up->ctl, up->path, 1, &size, err);
     if (s == SP_OK && size != up->written) {
         /* The object is visible but wrong: remove it rather than let a
          * registry row point at it. */
@@ -1154,7 +1165,7 @@ static sp_status s3_stat(void *impl, const char *key, uint64_t *size, sp_error *
     SP_TRY(object_key(st, key, full, sizeof(full), err));
     raw_path(st, full, path, sizeof(path));
     s3_xfer x = {0};
-    sp_status s = head_size(st, NULL, &x, path, size, err);
+    sp_status s = head_size(st, NULL, &x, path, 0, size, err);
     xfer_release(&x);
     return s;
 }

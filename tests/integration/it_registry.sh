@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# it_registry.sh: the registry behaviour through the CLI, against SQLite and
+# the real PostgreSQL: row matches object, fresh keys, conflict modes, key
+# wrapping, hostile names, and the database stopping before the row.
+source "$(dirname "$0")/lib.sh"
+need_env DATABASE_URL SEALPUB_PG_DATA SEALPUB_PG_BIN
+B=$SEALPUB_BIN
+STORE=file://$WORK/objects
+head -c 2500000 /dev/urandom >"$WORK/in.bin"
+export SEALPUB_REGISTRY_RETRY_SECONDS=2
+
+# A per-run table prefix is not possible (the table name is fixed), so each
+# run uses its own schema on PostgreSQL.
+schema=it_$$_$RANDOM
+psql "$DATABASE_URL" -qc "CREATE SCHEMA $schema" >/dev/null
+trap 'psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+export PGOPTIONS="-c search_path=$schema"
+
+row() { # backend name version column
+    if [[ $1 == pg ]]; then
+        psql "$DATABASE_URL" -Atc "SELECT $4 FROM resources WHERE resource_name='$2' AND version='$3'"
+    else
+        sqlite3 "$WORK/reg.db" "SELECT $4 FROM resources WHERE resource_name='$2' AND version='$3'"
+    fi
+}
+
+for backend in sqlite pg; do
+    if [[ $backend == pg ]]; then REG=$DATABASE_URL; else REG=sqlite://$WORK/reg.db; fi
+    P=("$B" publish --store "$STORE" --registry "$REG" --stage dev --arch amd64 --quiet)
+    expect_exit 0 "$backend: db init" -- "$B" db init --registry "$REG"
+    expect_exit 0 "$backend: db init twice" -- "$B" db init --registry "$REG"
+
+    expect_exit 0 "$backend: publish" -- "${P[@]}" "$WORK/in.bin" --name app --version 1
+    obj=$WORK/objects/dev/app-amd64-1.enc
+    [[ $(row $backend app 1 sha256) == "$(sha256sum "$obj" | cut -d' ' -f1)" ]] && ok "$backend: row sha256 = object's" || bad "$backend: sha256 mismatch"
+    [[ $(row $backend app 1 size_bytes) == "$(stat -c %s "$obj")" ]] && ok "$backend: row size = object's" || bad "$backend: size mismatch"
+    [[ $(row $backend app 1 plain_size) == 2500000 ]] && ok "$backend: plain size" || bad "$backend: plain size"
+    [[ $(row $backend app 1 object_key) == dev/app-amd64-1.enc ]] && ok "$backend: object key" || bad "$backend: object key"
+    row $backend app 1 encryption_key >"$WORK/k1"
+    expect_exit 0 "$backend: the row's key opens the object" -- "$B" open "$obj" --key-file "$WORK/k1" -o "$WORK/out"
+    cmp -s "$WORK/in.bin" "$WORK/out" && ok "$backend: content" || bad "$backend: content differs"
+    expect_exit 0 "$backend: open via registry" -- "$B" open "$obj" --registry "$REG" --expect app/dev/amd64/1
+
+    expect_exit 0 "$backend: republish" -- "${P[@]}" "$WORK/in.bin" --name app --version 1
+    row $backend app 1 encryption_key >"$WORK/k2"
+    cmp -s "$WORK/k1" "$WORK/k2" && bad "$backend: same key twice" || ok "$backend: two publishes, two keys"
+    expect_exit 9 "$backend: --on-exists fail" -- "${P[@]}" "$WORK/in.bin" --name app --version 1 --on-exists fail
+    expect_err_contains "already exists" "$backend: exists message"
+    expect_exit 0 "$backend: object intact after refused publish" -- "$B" open "$obj" --registry "$REG"
+
+    # Key wrapping.
+    kek=$(head -c 32 /dev/urandom | base64)
+    expect_exit 0 "$backend: publish with KEK" -- env SEALPUB_KEK="$kek" "${P[@]}" "$WORK/in.bin" --name wrapped --version 1
+    [[ $(row $backend wrapped 1 key_wrap) == aes256-kwp ]] && ok "$backend: key_wrap recorded" || bad "$backend: key_wrap $(row $backend wrapped 1 key_wrap)"
+    [[ -n $(row $backend wrapped 1 kek_id) ]] && ok "$backend: kek_id recorded" || bad "$backend: no kek_id"
+    [[ $(row $backend wrapped 1 kek_id) != *"$kek"* ]] && ok "$backend: KEK not stored" || bad "$backend: KEK stored"
+    expect_exit 0 "$backend: open with KEK" -- env SEALPUB_KEK="$kek" "$B" open "$WORK/objects/dev/wrapped-amd64-1.enc" --registry "$REG" -o "$WORK/w.out"
+    cmp -s "$WORK/in.bin" "$WORK/w.out" && ok "$backend: wrapped round trip" || bad "$backend: wrapped content"
+    expect_exit 6 "$backend: wrong KEK" -- env SEALPUB_KEK="$(head -c 32 /dev/urandom | base64)" "$B" open "$WORK/objects/dev/wrapped-amd64-1.enc" --registry "$REG" -o "$WORK/w2.out"
+    [[ ! -e $WORK/w2.out ]] && ok "$backend: no output with a wrong KEK" || bad "$backend: output with wrong KEK"
+    [[ $ERR != *"$kek"* ]] && ok "$backend: KEK not echoed" || bad "$backend: KEK echoed"
+
+    # Hostile names never reach SQL.
+    expect_exit 2 "$backend: quote in a name" -- "${P[@]}" "$WORK/in.bin" --name "a'b" --version 1
+    expect_exit 2 "$backend: SQL in a version" -- "${P[@]}" "$WORK/in.bin" --name a --version "1; DROP TABLE resources"
+done
+
+# pg_ctl refuses to run as root: run it as the data folder's owner.
+pg_ctl_as_owner() {
+    local owner
+    owner=$(stat -c %U "$SEALPUB_PG_DATA")
+    if [[ $(id -un) == "$owner" ]]; then
+        "$SEALPUB_PG_BIN/pg_ctl" -D "$SEALPUB_PG_DATA" "$@" >/dev/null
+    else
+        runuser -u "$owner" -- "$SEALPUB_PG_BIN/pg_ctl" -D "$SEALPUB_PG_DATA" "$@" >/dev/null
+    fi
+}
+
+# PostgreSQL stopped after the upload, before the row: no row, no object.
+mkfifo "$WORK/fifo"
+( head -c 3000000 /dev/urandom; sleep 2 ) >"$WORK/fifo" &
+feeder=$!
+"$B" publish "$WORK/fifo" --store "$STORE" --registry "$DATABASE_URL" --stage dev --arch amd64 --name dbdown --version 1 --quiet \
+    >"$WORK/stdout" 2>"$WORK/stderr" &
+pub=$!
+sleep 1
+pg_ctl_as_owner -m fast -w stop
+rc=0
+wait $pub || rc=$?
+wait $feeder || true
+ERR=$(cat "$WORK/stderr")
+pg_ctl_as_owner -l "${SEALPUB_PG_LOG:-/dev/null}" -w start
+[[ $rc == 8 ]] && ok "database down: exit 8" || bad "database down: exit $rc: $ERR"
+[[ ! -e $WORK/objects/dev/dbdown-amd64-1.enc ]] && ok "database down: object deleted again" || bad "database down: object left behind"
+[[ -z $(row pg dbdown 1 id) ]] && ok "database down: no row" || bad "database down: row exists"
+[[ $ERR != *postgresql://* || $ERR != *@* ]] && ok "database down: no connection string in the error" || bad "connection string in: $ERR"
+printf '%s' "$ERR" | grep -q "registry" && ok "database down: message names the registry" || bad "message: $ERR"
+
+finish
