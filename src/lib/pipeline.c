@@ -74,6 +74,8 @@ typedef struct pipeline {
     sp_tarcheck *tar;          /* reader thread only */
     int tar_sniff;             /* reader thread only: decide on the first chunk */
     sp_sha256 *input_hash;     /* reader thread only; NULL unless --expect-sha256 */
+    char expect_sha256[65];    /* lower-case hex */
+    uint64_t expect_size;      /* UINT64_MAX = not given */
     volatile const int *cancel;
     slot *slots;
 
@@ -131,6 +133,22 @@ static sp_status check_chunk(pipeline *p, const uint8_t *buf, size_t len, sp_err
         }
     }
     if (p->tar) return sp_tarcheck_update(p->tar, buf, len, err);
+    return SP_OK;
+}
+
+static sp_status check_input_end(pipeline *p, uint64_t total, sp_error *err)
+{
+    if (p->expect_size != UINT64_MAX && total != p->expect_size)
+        return sp_fail(err, SP_ERR_INPUT, "input was %llu bytes, --expect-size says %llu", (unsigned long long)total,
+                       (unsigned long long)p->expect_size);
+    if (p->input_hash) {
+        uint8_t digest[32];
+        char got[65];
+        sp_sha256_final(p->input_hash, digest);
+        sp_hex(digest, 32, got);
+        if (strcmp(got, p->expect_sha256) != 0)
+            return sp_fail(err, SP_ERR_INPUT, "input SHA-256 is %s, --expect-sha256 says %s", got, p->expect_sha256);
+    }
     return SP_OK;
 }
 
@@ -200,8 +218,11 @@ static void *reader_main(void *arg)
         pthread_cond_signal(&p->cv_work);
         pthread_mutex_unlock(&p->mu);
     }
-    /* An empty input under --content auto was never sniffed: not a tar. */
-    if (p->tar && !p->tar_sniff && sp_tarcheck_finish(p->tar, &e) != SP_OK) {
+    /* The input's own checks end here, before the writer can commit: a
+     * failing one aborts the upload instead of replacing a good version.
+     * An empty input under --content auto was never sniffed: not a tar. */
+    if ((p->tar && !p->tar_sniff && sp_tarcheck_finish(p->tar, &e) != SP_OK) ||
+        check_input_end(p, total, &e) != SP_OK) {
         fail(p, &e);
         goto out;
     }
@@ -579,6 +600,11 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     p.nthreads = o->threads ? o->threads : online_cpus();
     p.level = o->level >= 0 ? o->level : SP_DEFAULT_LEVEL;
     p.cancel = o->cancel;
+    p.expect_size = o->expect_size;
+    if (o->expect_sha256)
+        for (size_t i = 0; i < 64 && o->expect_sha256[i]; i++)
+            p.expect_sha256[i] = (char)((o->expect_sha256[i] >= 'A' && o->expect_sha256[i] <= 'F')
+                                            ? o->expect_sha256[i] + 32 : o->expect_sha256[i]);
 
     /* Everything that can be checked is checked before any byte is stored:
      * input, KEK, store, registry, and an existing row under --on-exists fail. */
@@ -638,18 +664,6 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     if (s == SP_OK) s = seal_to_store(&p, &st, key_name, header, header_len, o, &so, err);
     /* From here on an object is committed under key_name. */
     int committed = s == SP_OK;
-    if (s == SP_OK && p.input_hash) {
-        uint8_t digest[32], want[32];
-        sp_sha256_final(p.input_hash, digest);
-        if (sp_unhex(o->expect_sha256, want, 32) == 0 && memcmp(digest, want, 32) != 0) {
-            char got[65];
-            sp_hex(digest, 32, got);
-            s = sp_fail(err, SP_ERR_INPUT, "input SHA-256 is %s, --expect-sha256 says %s", got, o->expect_sha256);
-        }
-    }
-    if (s == SP_OK && o->expect_size != UINT64_MAX && so.plain_size != o->expect_size)
-        s = sp_fail(err, SP_ERR_INPUT, "input was %llu bytes, --expect-size says %llu",
-                    (unsigned long long)so.plain_size, (unsigned long long)o->expect_size);
     if (s == SP_OK) {
         uint64_t size = 0;
         s = st.ops->stat(st.impl, key_name, &size, err);
@@ -666,7 +680,7 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         sp_error e2;
         char first[sizeof(err->msg)];
         sp_strlcpy(first, err->msg, sizeof(first));
-        snprintf(err->msg, sizeof(err->msg), "registry: %s", first);
+        if (s == SP_ERR_REGISTRY) snprintf(err->msg, sizeof(err->msg), "registry: %s", first);
         if (!had_prior && s != SP_ERR_EXISTS) {
             size_t n = strlen(err->msg);
             if (st.ops->remove(st.impl, key_name, &e2) != SP_OK)

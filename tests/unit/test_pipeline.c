@@ -411,8 +411,24 @@ Test(pipeline, expect_size_and_sha256)
     o.expect_sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
     cr_assert_eq(sp_publish(&o, &r, &err), SP_ERR_INPUT);
     cr_assert(strstr(err.msg, "SHA-256") != NULL, "%s", err.msg);
-    o.expect_sha256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    o.expect_sha256 = "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824"; /* any case */
     cr_assert_eq(sp_publish(&o, &r, &err), SP_OK, "%s", err.msg);
+    /* A mismatch on republish fails before commit: the good version stays. */
+    sp_test_write_file(in, "hellp", 5);
+    cr_assert_eq(sp_publish(&o, &r, &err), SP_ERR_INPUT);
+    char obj[300], out[300];
+    snprintf(out, sizeof(out), "%s/out.bin", home);
+#if defined(__aarch64__)
+    snprintf(obj, sizeof(obj), "%s/objects/dev/exp-arm64-1.enc", home);
+#else
+    snprintf(obj, sizeof(obj), "%s/objects/dev/exp-amd64-1.enc", home);
+#endif
+    cr_assert_eq(open_to(obj, NULL, out, &err), SP_OK, "previous version damaged: %s", err.msg);
+    size_t n = 0;
+    uint8_t *back = sp_test_read_file(out, &n);
+    cr_assert_eq(n, 5);
+    cr_assert_eq(memcmp(back, "hello", 5), 0);
+    free(back);
 }
 
 Test(pipeline, key_wrapping_round_trip_and_wrong_kek)
