@@ -25,7 +25,6 @@ cleanup() {
     "$services" stop all || echo "with-services: stopping services failed" >&2
 }
 trap cleanup EXIT
-# Turn signals into an ordinary exit so the EXIT trap runs once.
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -35,6 +34,24 @@ trap 'exit 143' TERM
 env_lines=$("$services" env)
 eval "$env_lines"
 
+# The command runs in the background and the script waits for it, because
+# bash runs a trap only after a foreground command ends: a CI timeout's
+# SIGTERM would otherwise leave the servers up until the command finished.
+# Without job control a background command ignores SIGINT, so both signals
+# are passed on as SIGTERM. <&0 keeps the caller's stdin, which bash would
+# otherwise replace with /dev/null.
+"$@" <&0 &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; interrupted=130' INT
+trap 'kill -TERM "$child" 2>/dev/null; interrupted=143' TERM
+interrupted=0
 status=0
-"$@" || status=$?
+while :; do
+    # wait returns early (status > 128) when a trapped signal arrives.
+    wait "$child" && status=0 || status=$?
+    kill -0 "$child" 2>/dev/null || break
+done
+if ((interrupted)); then
+    status=$interrupted
+fi
 exit "$status"
