@@ -239,8 +239,8 @@ typedef struct s3_xfer {
 
 static void xfer_init(s3_xfer *x, s3_store *st, const char *method, const char *op)
 {
-    /* The easy handle (with its connection) and the response buffer are
-     * kept across requests; everything else starts afresh. */
+    /* The easy handle and the response buffer are reused (connections
+     * live in the multi handle); everything else starts afresh. */
     char *resp = x->resp;
     size_t cap = x->resp_cap;
     CURL *easy = x->easy;
@@ -567,10 +567,11 @@ static void xfer_finished(CURLM *m, s3_xfer *x, CURLcode cc)
 }
 
 /* One round of network work for the transfers in xs (those in backoff are
- * restarted when due). Blocks at most S3_POLL_MS. Returns
+ * restarted when due). With block, waits for activity up to S3_POLL_MS
+ * (less when a retry is due sooner); without, returns at once. Returns
  * SP_ERR_INTERRUPTED when the cancel flag is up (unless ignore_cancel),
  * else SP_OK; transfer outcomes are in each transfer's state. */
-static sp_status drive(CURLM *m, s3_xfer *const *xs, size_t n, int ignore_cancel, sp_error *err)
+static sp_status drive(CURLM *m, s3_xfer *const *xs, size_t n, int ignore_cancel, int block, sp_error *err)
 {
     int running = 0;
     CURLMcode mc = curl_multi_perform(m, &running);
@@ -601,7 +602,7 @@ static sp_status drive(CURLM *m, s3_xfer *const *xs, size_t n, int ignore_cancel
         }
     }
     if (!ignore_cancel && cancelled()) return sp_fail(err, SP_ERR_INTERRUPTED, "S3 transfer cancelled");
-    if (restarted) return SP_OK; /* let the next perform start them at once */
+    if (restarted || !block) return SP_OK; /* a restart goes out with the next perform */
     int still_active = 0;
     for (size_t i = 0; i < n; i++) still_active |= xs[i] && xs[i]->state == XF_ACTIVE;
     if (!still_active && running == 0) {
@@ -633,7 +634,7 @@ static sp_status xfer_run(CURLM *m, s3_xfer *x, sp_error *err)
     sp_status s = xfer_start(m, x, err);
     while (s == SP_OK && x->state != XF_DONE) {
         s3_xfer *one[1] = {x};
-        s = drive(m, one, 1, x->ignore_cancel, err);
+        s = drive(m, one, 1, x->ignore_cancel, 1, err);
     }
     if (s != SP_OK) {
         xfer_stop(m, x);
@@ -781,14 +782,14 @@ static void reap_parts(sp_upload *up)
     }
 }
 
-/* One round of network work for the upload's parts. */
-static sp_status pump(sp_upload *up, sp_error *err)
+/* One round of network work for the upload's parts (see drive). */
+static sp_status pump(sp_upload *up, int block, sp_error *err)
 {
     s3_xfer *xs[S3_INFLIGHT_MAX + 1];
     size_t n = 0;
     for (unsigned i = 0; i < up->nbuf; i++)
         if (up->bufs[i].busy) xs[n++] = &up->bufs[i].x;
-    sp_status s = drive(up->multi, xs, n, 0, err);
+    sp_status s = drive(up->multi, xs, n, 0, block, err);
     reap_parts(up);
     return s;
 }
@@ -822,7 +823,7 @@ static sp_status create_multipart(sp_upload *up, sp_error *err)
 static sp_status submit_part(sp_upload *up, part_buf *b, sp_error *err)
 {
     while (busy_parts(up) >= up->st->parts_in_flight) {
-        SP_TRY(pump(up, err));
+        SP_TRY(pump(up, 1, err));
         if (up->failed) return report(up, err);
     }
     if (up->parts == S3_PARTS_MAX)
@@ -880,7 +881,7 @@ static sp_status acquire_buffer(sp_upload *up, sp_error *err)
             up->cur = b;
             return SP_OK;
         }
-        SP_TRY(pump(up, err));
+        SP_TRY(pump(up, 1, err));
     }
 }
 
@@ -1017,17 +1018,8 @@ static sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_err
     }
     /* Keep the parts on the wire moving between writes. */
     if (s == SP_OK && busy_parts(up)) {
-        int running;
-        curl_multi_perform(up->multi, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(up->multi, &left))) {
-            s3_xfer *x = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            if (msg->msg == CURLMSG_DONE && x) xfer_finished(up->multi, x, msg->data.result);
-        }
-        reap_parts(up);
-        if (up->failed) return fail_upload(up, up->failed, err);
+        s = pump(up, 0, err);
+        if (s == SP_OK && up->failed) s = up->failed;
     }
     if (s != SP_OK) return fail_upload(up, s, err);
     return SP_OK;
@@ -1118,7 +1110,7 @@ static sp_status s3_put_commit(sp_upload *up, sp_error *err)
             up->cur = NULL;
             s = submit_part(up, b, err);
         }
-        while (s == SP_OK && busy_parts(up)) s = pump(up, err);
+        while (s == SP_OK && busy_parts(up)) s = pump(up, 1, err);
         if (s == SP_OK && up->failed) s = report(up, err);
         if (s == SP_OK) s = complete_multipart(up, err);
     }
