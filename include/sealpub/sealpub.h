@@ -149,6 +149,31 @@ typedef struct sp_open_result {
  * never leaves partial plaintext under the output name. */
 SP_MUST_USE sp_status sp_open(const sp_open_opts *o, sp_open_result *r, sp_error *err);
 
+typedef struct sp_fetch_opts {
+    const char *name, *stage, *arch, *version; /* arch NULL = this host; version NULL = the newest */
+    const char *output;       /* path, "-" for stdout; NULL = verify only */
+    const char *store_url;    /* as for publish */
+    const char *registry_url; /* as for publish */
+    unsigned parallel;        /* ranged reads in flight; 0 = 4 */
+    size_t range_size;        /* bytes per ranged read; 0 = 4 MiB */
+    volatile const int *cancel;
+} sp_fetch_opts;
+void sp_fetch_opts_init(sp_fetch_opts *o);
+
+typedef struct sp_fetch_result {
+    char object_key[SP_OBJECT_KEY_MAX];
+    char version[SP_FIELD_MAX + 1];
+    char sha256[65];
+    uint64_t plain_size, stored_size, chunks;
+    double seconds;
+} sp_fetch_result;
+
+/* Looks up the registry row, downloads the object with parallel ranged
+ * reads, checks its size and SHA-256 against the row and its header against
+ * the row's name/stage/arch/version, decrypts and inflates it, and writes
+ * the output through a temporary file renamed only when all of that held. */
+SP_MUST_USE sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err);
+
 /* Prints the header and the (unauthenticated without a key) index to out. */
 SP_MUST_USE sp_status sp_inspect(const char *path, int json, FILE *out, sp_error *err);
 

@@ -22,30 +22,30 @@
 #include "crypto/kek.h"
 #include "format/container.h"
 #include "registry/registry.h"
-
-typedef struct byte_in {
-    int fd;
-    const char *name;
-    uint64_t pos;
-} byte_in;
+#include "unseal.h"
 
 /* Reads up to len bytes; *got < len only at end of input. */
-static sp_status in_read(byte_in *in, uint8_t *buf, size_t len, size_t *got, sp_error *err)
+static sp_status in_read(sp_byte_in *in, uint8_t *buf, size_t len, size_t *got, sp_error *err)
 {
     size_t done = 0;
-    while (done < len) {
-        ssize_t n = read(in->fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sp_fail(err, SP_ERR_IO, "read %s: %s", in->name, strerror(errno));
-        if (n == 0) break;
-        done += (size_t)n;
+    sp_status s = SP_OK;
+    if (in->read) {
+        s = in->read(in->ctx, buf, len, &done, err);
+    } else {
+        while (done < len) {
+            ssize_t n = read(in->fd, buf + done, len - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return sp_fail(err, SP_ERR_IO, "read %s: %s", in->name, strerror(errno));
+            if (n == 0) break;
+            done += (size_t)n;
+        }
     }
     in->pos += done;
     *got = done;
-    return SP_OK;
+    return s;
 }
 
-static sp_status in_read_exact(byte_in *in, uint8_t *buf, size_t len, const char *what, sp_error *err)
+static sp_status in_read_exact(sp_byte_in *in, uint8_t *buf, size_t len, const char *what, sp_error *err)
 {
     size_t got = 0;
     SP_TRY(in_read(in, buf, len, &got, err));
@@ -55,7 +55,7 @@ static sp_status in_read_exact(byte_in *in, uint8_t *buf, size_t len, const char
     return SP_OK;
 }
 
-static sp_status read_header(byte_in *in, uint8_t *buf, sp_header *h, size_t *hlen, sp_error *err)
+static sp_status read_header(sp_byte_in *in, uint8_t *buf, sp_header *h, size_t *hlen, sp_error *err)
 {
     size_t got = 0;
     SP_TRY(in_read(in, buf, SP_HEADER_FIXED, &got, err));
@@ -141,15 +141,21 @@ static sp_status check_expected(const sp_open_opts *o, const sp_header *h, sp_er
     return SP_OK;
 }
 
-static sp_status resolve_key(const sp_open_opts *o, const sp_header *h, uint8_t key[32], sp_error *err)
+static sp_status resolve_key(const sp_open_opts *o, const sp_row *given, const sp_header *h, uint8_t key[32],
+                             sp_error *err)
 {
     SP_TRY(check_expected(o, h, err));
     if (o->key_file) return read_key_file(o->key_file, key, err);
     sp_registry reg;
     sp_row row;
-    SP_TRY(sp_registry_open(o->registry_url, &reg, err));
-    sp_status s = reg.ops->get(reg.impl, h->name, h->stage, h->arch, h->version_str, &row, err);
-    sp_registry_close(&reg);
+    sp_status s = SP_OK;
+    if (given) {
+        row = *given;
+    } else {
+        SP_TRY(sp_registry_open(o->registry_url, &reg, err));
+        s = reg.ops->get(reg.impl, h->name, h->stage, h->arch, h->version_str, &row, err);
+        sp_registry_close(&reg);
+    }
     if (s == SP_ERR_NOT_FOUND)
         return sp_fail(err, SP_ERR_NOT_FOUND, "no key: %s/%s/%s/%s is not in the registry (give --key-file)", h->name,
                        h->stage, h->arch, h->version_str);
@@ -166,11 +172,9 @@ static sp_status resolve_key(const sp_open_opts *o, const sp_header *h, uint8_t 
     return s;
 }
 
-typedef sp_status (*sink_fn)(void *ctx, const uint8_t *buf, size_t len, sp_error *err);
-
 /* The strict streaming reader. */
-static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink, void *sink_ctx, sp_open_result *r,
-                               sp_error *err)
+sp_status sp_unseal_stream(sp_byte_in *in, const sp_open_opts *o, const sp_row *row, sp_sink_fn sink, void *sink_ctx,
+                           sp_open_result *r, sp_error *err)
 {
     uint8_t header[SP_HEADER_MAX], aad[32], nonce[12], prefix[SP_PREFIX_LEN];
     sp_header h;
@@ -190,7 +194,7 @@ static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink,
     sp_index_entry *seen = NULL;
     uint64_t n = 0, cap = 0, offset = hlen, plain_total = 0;
     int last_short = 0;
-    sp_status s = resolve_key(o, &h, keys, err);
+    sp_status s = resolve_key(o, row, &h, keys, err);
     if (s == SP_OK) s = sp_hkdf_sha256(keys, 32, h.artifact_id, SP_ARTIFACT_ID_LEN, SP_KDF_INFO, keys + 32, err);
     if (s == SP_OK) s = sp_aead_new(keys + 32, &aead, err);
     if (s == SP_OK) s = sp_codec_new(0, &codec, err);
@@ -325,14 +329,9 @@ static sp_status unseal_stream(byte_in *in, const sp_open_opts *o, sink_fn sink,
     return s;
 }
 
-typedef struct file_sink {
-    int fd;
-    const char *name;
-} file_sink;
-
 static sp_status sink_write(void *ctx, const uint8_t *buf, size_t len, sp_error *err)
 {
-    file_sink *f = ctx;
+    sp_out_file *f = ctx;
     while (len) {
         ssize_t n = write(f->fd, buf, len);
         if (n < 0 && errno == EINTR) continue;
@@ -343,10 +342,53 @@ static sp_status sink_write(void *ctx, const uint8_t *buf, size_t len, sp_error 
     return SP_OK;
 }
 
-static sp_status open_input(const char *path, byte_in *in, sp_error *err)
+sp_status sp_out_begin(const char *output, sp_out_file *f, sp_error *err)
 {
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+    f->name = output;
+    if (!output) return SP_OK;
+    f->sink = sink_write;
+    if (strcmp(output, "-") == 0) {
+        f->fd = STDOUT_FILENO;
+        f->name = "<stdout>";
+        return SP_OK;
+    }
+    struct stat sb;
+    if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return sp_fail(err, SP_ERR_USAGE, "output %s is a directory", output);
+    if (snprintf(f->tmp, sizeof(f->tmp), "%s.sealpub-XXXXXX", output) >= (int)sizeof(f->tmp))
+        return sp_fail(err, SP_ERR_USAGE, "output path too long");
+    if ((f->fd = mkostemp(f->tmp, O_CLOEXEC)) < 0) {
+        sp_status s = sp_fail(err, errno == ENOENT ? SP_ERR_USAGE : SP_ERR_IO, "cannot create %s: %s", f->tmp,
+                              strerror(errno));
+        f->tmp[0] = '\0';
+        return s;
+    }
+    return SP_OK;
+}
+
+sp_status sp_out_finish(sp_out_file *f, sp_status s, sp_error *err)
+{
+    if (!f->tmp[0] || f->fd < 0) return s;
+    if (s == SP_OK && fsync(f->fd) != 0) s = sp_fail(err, SP_ERR_IO, "fsync %s: %s", f->tmp, strerror(errno));
+    if (s == SP_OK) {
+        mode_t mask = umask(0);
+        umask(mask);
+        (void)fchmod(f->fd, 0666 & ~mask);
+    }
+    close(f->fd);
+    f->fd = -1;
+    if (s == SP_OK && rename(f->tmp, f->name) != 0)
+        s = sp_fail(err, SP_ERR_IO, "rename to %s: %s", f->name, strerror(errno));
+    if (s != SP_OK) unlink(f->tmp);
+    return s;
+}
+
+static sp_status open_input(const char *path, sp_byte_in *in, sp_error *err)
+{
+    memset(in, 0, sizeof(*in));
     in->name = path;
-    in->pos = 0;
     if (strcmp(path, "-") == 0) {
         in->fd = STDIN_FILENO;
         in->name = "<stdin>";
@@ -366,34 +408,14 @@ void sp_open_opts_init(sp_open_opts *o) { memset(o, 0, sizeof(*o)); }
 
 sp_status sp_open(const sp_open_opts *o, sp_open_result *r, sp_error *err)
 {
-    byte_in in;
+    sp_byte_in in;
+    sp_out_file out;
     if (r) memset(r, 0, sizeof(*r));
     if (!o->input) return sp_fail(err, SP_ERR_USAGE, "no container given");
     SP_TRY(open_input(o->input, &in, err));
-    file_sink out = {.fd = -1, .name = o->output};
-    char tmp[PATH_MAX] = "";
-    sp_status s = SP_OK;
-    if (o->output && strcmp(o->output, "-") == 0) {
-        out.fd = STDOUT_FILENO;
-        out.name = "<stdout>";
-    } else if (o->output) {
-        struct stat sb;
-        if (stat(o->output, &sb) == 0 && S_ISDIR(sb.st_mode))
-            s = sp_fail(err, SP_ERR_USAGE, "output %s is a directory", o->output);
-        else if (snprintf(tmp, sizeof(tmp), "%s.sealpub-XXXXXX", o->output) >= (int)sizeof(tmp))
-            s = sp_fail(err, SP_ERR_USAGE, "output path too long");
-        else if ((out.fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-            s = sp_fail(err, SP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    }
-    if (s == SP_OK) s = unseal_stream(&in, o, o->output ? sink_write : NULL, &out, r, err);
-    if (tmp[0] && out.fd >= 0) {
-        if (s == SP_OK && fsync(out.fd) != 0) s = sp_fail(err, SP_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
-        if (s == SP_OK) (void)fchmod(out.fd, 0644 & ~umask(umask(0)));
-        close(out.fd);
-        if (s == SP_OK && rename(tmp, o->output) != 0)
-            s = sp_fail(err, SP_ERR_IO, "rename to %s: %s", o->output, strerror(errno));
-        if (s != SP_OK) unlink(tmp);
-    }
+    sp_status s = sp_out_begin(o->output, &out, err);
+    if (s == SP_OK) s = sp_unseal_stream(&in, o, NULL, out.sink, &out, r, err);
+    s = sp_out_finish(&out, s, err);
     if (in.fd != STDIN_FILENO) close(in.fd);
     return s;
 }
@@ -402,7 +424,7 @@ sp_status sp_open(const sp_open_opts *o, sp_open_result *r, sp_error *err)
  * but only authenticated with the key, which is said in the output. */
 sp_status sp_inspect(const char *path, int json, FILE *outf, sp_error *err)
 {
-    byte_in in;
+    sp_byte_in in;
     SP_TRY(open_input(path, &in, err));
     uint8_t header[SP_HEADER_MAX], footer[SP_FOOTER_LEN], prefix[SP_PREFIX_LEN];
     sp_header h;

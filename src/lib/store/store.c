@@ -3,7 +3,6 @@
 
 #include "store/store.h"
 
-sp_status sp_store_s3_open(const char *url, sp_store *st, sp_error *err) __attribute__((weak)); /* TEMP */
 
 sp_status sp_store_open(const char *url, sp_store *st, sp_error *err)
 {
@@ -17,10 +16,7 @@ sp_status sp_store_open(const char *url, sp_store *st, sp_error *err)
     }
     if (strncmp(url, "file://", 7) == 0) return sp_store_file_open(url + 7, st, err);
     if (strncmp(url, "file:", 5) == 0) return sp_store_file_open(url + 5, st, err);
-    if (strncmp(url, "s3://", 5) == 0) {
-        if (!sp_store_s3_open) return sp_fail(err, SP_ERR_USAGE, "S3 store not built yet"); /* TEMP until store_s3.c lands */
-        return sp_store_s3_open(url, st, err);
-    }
+    if (strncmp(url, "s3://", 5) == 0) return sp_store_s3_open(url, st, err);
     return sp_fail(err, SP_ERR_USAGE, "unsupported store URL '%.200s': use file:///DIR or s3://BUCKET[/PREFIX]", url);
 }
 

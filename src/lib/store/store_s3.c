@@ -166,7 +166,8 @@ void sp_s3_set_cancel_flag(volatile const int *flag) { __atomic_store_n(&g_cance
 static int cancelled(void)
 {
     volatile const int *f = __atomic_load_n(&g_cancel, __ATOMIC_ACQUIRE);
-    return f && *f;
+    /* Atomic, not merely volatile: the flag may be set by another thread. */
+    return f && __atomic_load_n(f, __ATOMIC_RELAXED);
 }
 
 /* ---------------------------------------------------------------------------
