@@ -180,6 +180,12 @@ SP_MUST_USE sp_status sp_inspect(const char *path, int json, FILE *out, sp_error
 /* Creates the registry's table if missing (safe to run twice). */
 SP_MUST_USE sp_status sp_registry_init(const char *registry_url, char *where, size_t cap, sp_error *err);
 
+/* Aborts multipart uploads under an s3:// store's prefix that were started
+ * more than older_than_seconds ago (what a SIGKILLed publish leaves). A
+ * file:// store has nothing to clean: its temp files are removed too. */
+SP_MUST_USE sp_status sp_store_cleanup(const char *store_url, long older_than_seconds, unsigned *removed,
+                                       sp_error *err);
+
 /* A description of the CPU features the crypto and codec use, one line. */
 void sp_cpu_features(char *out, size_t cap);
 

@@ -62,6 +62,7 @@ static const char main_help[] =
     "  open FILE.enc    verify and decrypt a container back to the original bytes\n"
     "  inspect FILE.enc print a container's header and index (no key needed)\n"
     "  db init          create the registry table if missing (safe to run twice)\n"
+    "  cleanup          abort stale S3 multipart uploads (after a SIGKILLed publish)\n"
     "  version          print the version (--verbose: CPU features in use)\n"
     "\n"
     "Run 'sealpub <command> --help' for a command's options and examples.\n"
@@ -507,6 +508,41 @@ static int cmd_db(int argc, char **argv)
     return 0;
 }
 
+static int cmd_cleanup(int argc, char **argv)
+{
+    static const struct option opts[] = {{"store", required_argument, 0, 'S'},
+                                         {"older-than", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'H'},
+                                         {0, 0, 0, 0}};
+    const char *store = NULL;
+    long older = 3600;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'S': store = optarg; break;
+        case 'o':
+            if (parse_uint_env_or_arg("cleanup", "--older-than", optarg, 0, 100L * 365 * 86400, &older))
+                return EXIT_USAGE;
+            break;
+        case 'H':
+            puts("usage: sealpub cleanup [--store s3://BUCKET[/PREFIX]] [--older-than SECONDS]\n\n"
+                 "Aborts multipart uploads under the store's prefix started more than SECONDS\n"
+                 "ago (default 3600): what a publish killed with SIGKILL leaves behind. Uploads\n"
+                 "in progress are younger than that; pass 0 only when no publish is running.");
+            return 0;
+        default: return usage_error("cleanup", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return usage_error("cleanup", "unexpected argument '%s'", argv[optind]);
+    unsigned removed = 0;
+    sp_error err = {0};
+    if (sp_store_cleanup(store, older, &removed, &err) != SP_OK) return report("cleanup", &err);
+    fprintf(stderr, "cleanup: aborted %u stale multipart upload%s\n", removed, removed == 1 ? "" : "s");
+    return 0;
+}
+
 static int cmd_version(int argc, char **argv)
 {
     printf("sealpub %s\n", sp_version());
@@ -531,6 +567,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "open") == 0) return cmd_open(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "fetch") == 0) return cmd_fetch(argc - 1, argv + 1);
+    if (strcmp(cmd, "cleanup") == 0) return cmd_cleanup(argc - 1, argv + 1);
     if (strcmp(cmd, "db") == 0) return cmd_db(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -53,6 +53,7 @@
 #include "source/source.h"
 #include "source/tarcheck.h"
 #include "store/store.h"
+#include "store/store_s3.h"
 
 #define READ_AHEAD 2
 
@@ -600,6 +601,7 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     p.nthreads = o->threads ? o->threads : online_cpus();
     p.level = o->level >= 0 ? o->level : SP_DEFAULT_LEVEL;
     p.cancel = o->cancel;
+    if (o->cancel) sp_s3_set_cancel_flag(o->cancel);
     p.expect_size = o->expect_size;
     if (o->expect_sha256)
         for (size_t i = 0; i < 64 && o->expect_sha256[i]; i++)

@@ -196,6 +196,10 @@ static sp_status pg_fail_result(sp_error *err, PGconn *conn, PGresult *res, cons
     if (!raw || !*raw) return pg_fail_conn(err, conn, what);
     char m[512];
     pg_clean_message(raw, NULL, m, sizeof(m));
+    /* 42P01 undefined_table: the server team's table is not there yet. */
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state && strcmp(state, "42P01") == 0)
+        return sp_fail(err, SP_ERR_REGISTRY, "PostgreSQL %s: %s (create it with 'sealpub db init')", what, m);
     return sp_fail(err, SP_ERR_REGISTRY, "PostgreSQL %s: %s", what, m);
 }
 
