@@ -3,17 +3,8 @@
 # trips at the core sizes, --latest, --verify, and a corrupted, truncated or
 # swapped stored object each detected with no output left behind.
 source "$(dirname "$0")/lib.sh"
-need_env AWS_ENDPOINT_URL_S3 SEALPUB_TEST_BUCKET DATABASE_URL
 B=$SEALPUB_BIN
-bucket=$SEALPUB_TEST_BUCKET
-prefix=it-fetch-$$-$RANDOM
-export SEALPUB_STORE=s3://$bucket/$prefix
-export SEALPUB_REGISTRY=$DATABASE_URL
-schema=itf_$$_$RANDOM
-psql "$DATABASE_URL" -qc "CREATE SCHEMA $schema" >/dev/null
-trap 'psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-export PGOPTIONS="-c search_path=$schema"
-"$B" db init >/dev/null 2>&1 || { echo "FAIL - db init"; exit 1; }
+use_s3_and_pg it-fetch
 MiB=1048576
 P=("$B" publish --stage dev --arch arm64 --chunk-size 1M --quiet --content raw)
 F=("$B" fetch --stage dev --arch arm64 --quiet)

@@ -5,17 +5,8 @@
 # publish reported; clear errors for wrong secret, missing bucket and an
 # unreachable endpoint; aborted publishes leave no multipart upload.
 source "$(dirname "$0")/lib.sh"
-need_env AWS_ENDPOINT_URL_S3 SEALPUB_TEST_BUCKET DATABASE_URL
 B=$SEALPUB_BIN
-bucket=$SEALPUB_TEST_BUCKET
-prefix=it-s3-$$-$RANDOM
-export SEALPUB_STORE=s3://$bucket/$prefix
-export SEALPUB_REGISTRY=$DATABASE_URL
-schema=its3_$$_$RANDOM
-psql "$DATABASE_URL" -qc "CREATE SCHEMA $schema" >/dev/null
-trap 'psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-export PGOPTIONS="-c search_path=$schema"
-"$B" db init >/dev/null 2>&1 || { echo "FAIL - db init"; exit 1; }
+use_s3_and_pg it-s3
 P=("$B" publish --stage dev --arch amd64 --json)
 MiB=1048576
 

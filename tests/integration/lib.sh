@@ -75,3 +75,19 @@ s3_open_uploads() { # bucket prefix: number of multipart uploads in progress und
     s3_curl -f -H "x-amz-content-sha256: $EMPTY_SHA" "$AWS_ENDPOINT_URL_S3/$1?prefix=${2//\//%2F}&uploads=" |
         grep -o '<Upload>' | wc -l
 }
+
+# Gives this test its own S3 prefix and PostgreSQL schema on the shared local
+# servers, sets SEALPUB_STORE/SEALPUB_REGISTRY to them, creates the table,
+# and drops the schema at exit. Sets $bucket and $prefix.
+use_s3_and_pg() { # name
+    need_env AWS_ENDPOINT_URL_S3 SEALPUB_TEST_BUCKET DATABASE_URL
+    bucket=$SEALPUB_TEST_BUCKET
+    prefix=$1-$$-$RANDOM
+    export SEALPUB_STORE=s3://$bucket/$prefix
+    export SEALPUB_REGISTRY=$DATABASE_URL
+    PG_SCHEMA=${1//-/_}_$$_$RANDOM
+    psql "$DATABASE_URL" -qc "CREATE SCHEMA $PG_SCHEMA" >/dev/null
+    trap 'psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+    export PGOPTIONS="-c search_path=$PG_SCHEMA"
+    "$SEALPUB_BIN" db init >/dev/null 2>&1 || { echo "FAIL - sealpub db init"; exit 1; }
+}
