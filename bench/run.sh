@@ -14,6 +14,9 @@
 #    processes only ever adds time). Every sample is kept in the JSON.
 #  - MB/s is plain bytes / 1e6 / wall seconds of the whole process (pipeline),
 #    except the bound, whose own clock excludes reading the file (see bound.c).
+#  - CPU seconds (user + system, all threads and stages) are recorded too:
+#    MB per CPU-second hardly moves with load from other processes, so it is
+#    the figure to compare when the machine is shared.
 #  - Peak RSS: /usr/bin/time -v's maximum resident set; for the pigz pipeline,
 #    the sum over its stages, each under its own /usr/bin/time.
 #  - Level sweep: the bound at levels 0..12 on image.tar (same threads and
@@ -99,7 +102,7 @@ if [ -x "$SEALPUB" ]; then HAVE_SEALPUB=1; else log "no sealpub binary at $SEALP
 WORK=$(mktemp -d "$CACHE/run.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-SAMPLES=$WORK/samples.jsonl
+SAMPLES=$CACHE/samples-$STAMP.jsonl  # kept: a run cut short still leaves its samples
 : > "$SAMPLES"
 KEY=$(printf '%064x' 0x5ea1)  # a fixed key: the pipeline's speed does not depend on it
 IV=$(printf '%032x' 1)
@@ -109,11 +112,12 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 # time_v FILE CMD...: /usr/bin/time -v into FILE; prints nothing.
 max_rss() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
+cpu_s() { awk -F': ' '/(User|System) time \(seconds\)/ {s += $2} END {printf "%.3f", s}' "$1"; }
 
-# emit corpus tool level rep wall rss out plain extra_json
+# emit corpus tool level rep wall rss out plain cpu extra_json
 emit() {
-  printf '{"corpus":"%s","tool":"%s","level":%s,"threads":%s,"chunk":"%s","rep":%s,"wall_s":%s,"peak_rss_kib":%s,"output_bytes":%s,"plain_size":%s,"loadavg":%s,"detail":%s}\n' \
-    "$1" "$2" "$3" "$THREADS" "$CHUNK" "$4" "$5" "$6" "$7" "$8" "$(loadavg)" "${9:-null}" >> "$SAMPLES"
+  printf '{"corpus":"%s","tool":"%s","level":%s,"threads":%s,"chunk":"%s","rep":%s,"wall_s":%s,"peak_rss_kib":%s,"output_bytes":%s,"plain_size":%s,"cpu_s":%s,"loadavg":%s,"detail":%s}\n' \
+    "$1" "$2" "$3" "$THREADS" "$CHUNK" "$4" "$5" "$6" "$7" "$8" "$9" "$(loadavg)" "${10:-null}" >> "$SAMPLES"
 }
 
 run_bound() { # corpus file level rep
@@ -123,7 +127,7 @@ run_bound() { # corpus file level rep
     "$(sed 's/.*"seconds":\([0-9.]*\).*/\1/' <<<"$j")" \
     "$(sed 's/.*"peak_rss_kib":\([0-9]*\).*/\1/' <<<"$j")" \
     "$(sed 's/.*"output_bytes":\([0-9]*\).*/\1/' <<<"$j")" \
-    "$(stat -c %s "$2")" "$j"
+    "$(stat -c %s "$2")" "$(sed 's/.*"cpu_seconds":\([0-9.]*\).*/\1/' <<<"$j")" "$j"
 }
 
 run_sealpub() { # corpus file level rep
@@ -143,7 +147,8 @@ run_sealpub() { # corpus file level rep
   j=$(tail -1 "$WORK/sealpub.json")
   local out; out=$(find "$store" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
   emit "$1" sealpub "$([ "$3" = default ] && echo '"default"' || echo "$3")" "$4" \
-    "$(elapsed "$t0" "$t1")" "$(max_rss "$WORK/time.txt")" "$out" "$(stat -c %s "$2")" "$j"
+    "$(elapsed "$t0" "$t1")" "$(max_rss "$WORK/time.txt")" "$out" "$(stat -c %s "$2")" \
+    "$(cpu_s "$WORK/time.txt")" "$j"
   if [ "$4" = 1 ] && [ -n "${SEALPUB_VERIFY:-1}" ]; then verify_sealpub "$1" "$2" "$store" "$reg"; fi
   rm -rf "$store" "$reg"
 }
@@ -168,15 +173,17 @@ run_pigz() { # corpus file rep
   local t0 t1 d=$WORK/pz
   mkdir -p "$d"
   t0=$(now)
-  /usr/bin/time -f %M -o "$d/t1" pigz -p "$THREADS" -6 < "$2" |
-    /usr/bin/time -f %M -o "$d/t2" openssl enc -aes-256-ctr -K "$KEY" -iv "$IV" |
-    /usr/bin/time -f %M -o "$d/t3" tee >(/usr/bin/time -f %M -o "$d/t4" sha256sum > "$d/sum") > "$d/out"
+  /usr/bin/time -f "%M %U %S" -o "$d/t1" pigz -p "$THREADS" -6 < "$2" |
+    /usr/bin/time -f "%M %U %S" -o "$d/t2" openssl enc -aes-256-ctr -K "$KEY" -iv "$IV" |
+    /usr/bin/time -f "%M %U %S" -o "$d/t3" tee >(/usr/bin/time -f "%M %U %S" -o "$d/t4" sha256sum > "$d/sum") > "$d/out"
   wait  # the process substitution
   while ! [ -s "$d/t4" ]; do sleep 0.01; done
   t1=$(now)
   emit "$1" pigz "6" "$3" "$(elapsed "$t0" "$t1")" \
     "$(cat "$d/t1" "$d/t2" "$d/t3" "$d/t4" | awk '{s+=$1} END {print s}')" \
-    "$(stat -c %s "$d/out")" "$(stat -c %s "$2")" "{\"sha256\":\"$(cut -c1-64 "$d/sum")\"}"
+    "$(stat -c %s "$d/out")" "$(stat -c %s "$2")" \
+    "$(cat "$d/t1" "$d/t2" "$d/t3" "$d/t4" | awk '{s+=$2+$3} END {printf "%.3f", s}')" \
+    "{\"sha256\":\"$(cut -c1-64 "$d/sum")\"}"
   rm -rf "$d"
 }
 
@@ -187,7 +194,7 @@ run_python() { # corpus file rep
   j=$(/usr/bin/time -v -o "$WORK/time.txt" $PYTHON "$BENCH/baseline_python.py" "$2" "$WORK/py.out")
   t1=$(now)
   emit "$1" python "6" "$3" "$(elapsed "$t0" "$t1")" "$(max_rss "$WORK/time.txt")" \
-    "$(stat -c %s "$WORK/py.out")" "$(stat -c %s "$2")" "$j"
+    "$(stat -c %s "$WORK/py.out")" "$(stat -c %s "$2")" "$(cpu_s "$WORK/time.txt")" "$j"
   rm -f "$WORK/py.out"
 }
 

@@ -20,7 +20,6 @@ import random
 import re
 import shutil
 import sqlite3
-import stat
 import struct
 import subprocess
 import sys
@@ -402,6 +401,11 @@ class ProcessTests(unittest.TestCase):
         self.assertIn("SEALPUB_BIN", caught.exception.message)
         with self.assertRaisesRegex(sealpub.BinaryNotFoundError, "/nonexistent/sealpub"):
             sealpub.version(env={"SEALPUB_BIN": "/nonexistent/sealpub"})
+        garbage = self.dir / "not-a-program"
+        garbage.write_bytes(b"\x7fELF garbage")
+        garbage.chmod(0o755)
+        with self.assertRaisesRegex(sealpub.BinaryNotFoundError, "cannot run .*not-a-program"):
+            sealpub.version(env={"SEALPUB_BIN": str(garbage)})
         shutil.copy(self.fake, empty / "sealpub")
         self.assertEqual(sealpub.find_binary(env={"SEALPUB_BIN": None, "PATH": str(empty)}), str(empty / "sealpub"))
         self.assertEqual(sealpub.version(env={"SEALPUB_BIN": None, "PATH": str(empty), "FAKE_MODE": "version"}), "9.8.7")

@@ -41,7 +41,7 @@ static int usage_error(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see 'sealpub %s--help')\n", cmd ? cmd : "");
+    fprintf(stderr, " (see 'sealpub %s%s--help')\n", cmd ? cmd : "", cmd ? " " : "");
     return EXIT_USAGE;
 }
 

@@ -6,6 +6,8 @@
                              arch="amd64", version="7")
     print(result.object_key, result.sha256, result.stored_size)
 
+    sealpub.fetch("detector.trt", name="detector", stage="dev", arch="amd64", version="7")
+
 Every call runs the installed `sealpub` binary ($SEALPUB_BIN, else `sealpub`
 on $PATH) with --json and maps its documented exit codes (docs/CLI.md) to
 exceptions: SealpubError and one subclass per code, each carrying sealpub's

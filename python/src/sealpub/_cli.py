@@ -23,7 +23,6 @@ from typing import IO, Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 from ._errors import (
     BinaryNotFoundError,
     OutputError,
-    SealpubError,
     SealpubTimeoutError,
     error_for_exit,
     error_line,
@@ -34,8 +33,8 @@ EnvArg = Optional[Mapping[str, Optional[str]]]
 StdinArg = Union[None, bytes, bytearray, memoryview, IO[bytes]]
 
 # How long a stopped command may take to abort its upload after SIGTERM
-# before it is killed. sealpub aborts the multipart upload on SIGTERM; a
-# SIGKILL leaves the parts for the bucket's lifecycle rule to remove.
+# before it is killed. sealpub aborts the multipart upload on SIGTERM; after
+# a SIGKILL the parts stay until `sealpub cleanup` aborts stale uploads.
 TERMINATE_GRACE_SECONDS = 30.0
 
 
@@ -215,9 +214,14 @@ def run(
                 % type(stdin).__name__
             ) from e
 
-    proc = subprocess.Popen(
-        argv, stdin=child_stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, close_fds=True
-    )
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=child_stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, close_fds=True
+        )
+    except OSError as e:  # not executable, wrong architecture, ...
+        raise BinaryNotFoundError(
+            "sealpub: error: cannot run %s: %s" % (argv[0], e.strerror or e), kind="binary"
+        ) from e
     try:
         out, err = proc.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired:

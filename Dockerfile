@@ -1,0 +1,50 @@
+# The image of the Woodpecker publish step (.woodpecker/build-arm.yml): the
+# docker CLI and sealpub, nothing else. Multi-arch: every stage starts from
+# Debian's multi-arch images and builds for the platform it runs on, e.g.
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REPO/sealpub-publisher:0.1.0 --push .
+#
+# or a plain "docker build" on an amd64 and on an arm64 machine.
+
+# ---- sealpub, built with Debian 12's compiler and -dev packages
+FROM debian:12 AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        build-essential cmake pkg-config \
+        libssl-dev libdeflate-dev liburing-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Only what the library and the CLI are built from (see .dockerignore).
+COPY CMakeLists.txt ./
+COPY cmake/ cmake/
+COPY include/ include/
+COPY src/ src/
+COPY bench/ bench/
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DSEALPUB_TESTS=OFF \
+    && cmake --build /build -j"$(nproc)" --target sealpub_cli \
+    && strip /build/sealpub \
+    && /build/sealpub version --verbose
+
+# ---- the docker client from Debian's docker.io package, without the daemon,
+# containerd and runc that installing the package would bring. The client
+# binary needs only the C library.
+FROM debian:12-slim AS docker-cli
+WORKDIR /tmp/docker-cli
+RUN apt-get update \
+    && apt-get download docker.io \
+    && dpkg-deb -x ./docker.io_*.deb /out \
+    && /out/usr/bin/docker --version \
+    && rm -rf /var/lib/apt/lists/*
+
+# ---- the step image
+FROM debian:12-slim
+# sealpub's shared libraries, and the CA certificates libcurl needs for
+# HTTPS to S3.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        ca-certificates libssl3 libdeflate0 liburing2 libcurl4 libpq5 libsqlite3-0 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=docker-cli /out/usr/bin/docker /usr/bin/docker
+COPY --from=build /build/sealpub /usr/bin/sealpub
+RUN sealpub version --verbose && docker --version
+CMD ["sealpub", "--help"]
