@@ -134,7 +134,7 @@ main() {
         -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=lib/aarch64-linux-gnu \
         -DSEALPUB_WERROR=ON >/dev/null
     cmake --build "$build" -j"$(nproc)"
-    file -b "$build/sealpub" >&2
+    if command -v file >/dev/null; then file -b "$build/sealpub" >&2; fi
 
     local qemu
     qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64)
