@@ -26,6 +26,10 @@ T0=$SECONDS
 # parts (12 MiB of input is three parts), a 3 s stall timeout, 4 attempts.
 STALL=3
 ATTEMPTS=4
+# Known library bugs, reproduced and reported rather than failed (see
+# docs/FAULTS.md, "Findings"); set to 0 when fixed to make the checks strict.
+KNOWN_BUG_LOST_CREATE=1 # a Create whose answer was lost leaves an orphan upload
+STALL_SLACK=7           # curl's 5 s speed window delays stall detection on bodies; 1.5 when fixed
 KNOBS=(SEALPUB_S3_PART_SIZE=5M SEALPUB_S3_PARTS_IN_FLIGHT=3 SEALPUB_S3_MAX_ATTEMPTS=$ATTEMPTS
     SEALPUB_S3_STALL_SECONDS=$STALL SEALPUB_REGISTRY_RETRY_SECONDS=2)
 
@@ -58,7 +62,7 @@ mkdir -p "$WORK/gw"
 gw_pid() { # the live gateway's pid, if the pid file names a radosgw of ours
     local pid
     pid=$(head -n1 "$GW_PIDFILE" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "client.rgw.itfaults" && echo "$pid"
+    [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "client.rgw.itfaults" && echo "$pid"
 }
 gw_answers() { [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$GW_PORT/") != 000 ]]; }
 gw_start() {
@@ -73,11 +77,15 @@ gw_start() {
     done
     return 1
 }
+alive() { # pid: running (a zombie waiting for init to reap it counts as dead)
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [[ $st != Z ]]
+}
 gw_stop() {
-    local pid
+    local pid i
     pid=$(gw_pid) || return 0
     kill -KILL "$pid" 2>/dev/null
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    for ((i = 0; i < 200; i++)); do alive "$pid" || return 0; sleep 0.05; done
 }
 shared_gw_pid=$(head -n1 "$SEALPUB_RGW_PIDFILE" 2>/dev/null)
 gw_start || { echo "FAIL - our radosgw did not start: $(tail -5 "$WORK/gw/out" "$WORK/gw/rgw.log" 2>/dev/null)"; exit 1; }
@@ -199,23 +207,28 @@ invariants() {
 }
 
 # The input arrives in two halves; the second only once $1 exists (a pipe
-# that the test holds open while it injects a fault mid-upload).
+# that the test holds open while it injects a fault mid-upload). 9 MiB: the
+# reader takes whole 4 MiB chunks, so two chunks reach the store, part 1
+# (5 MiB) goes on the wire and the rest waits for the gate.
+GATE=$((9 * MiB))
 gated_feed() { # gate-file first-bytes
     head -c "$2" "$WORK/in.bin"
     while [[ ! -e $1 ]]; do sleep 0.05; done
     tail -c +$(($2 + 1)) "$WORK/in.bin"
 }
-wait_exit() { # pid seconds: waits for a background sealpub; RC its status (or 999 if killed here)
-    local pid=$1 deadline=$((SECONDS + $2))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
-    if kill -0 "$pid" 2>/dev/null; then
+wait_exit() { # pid seconds: waits for a background sealpub; RC its status (999: it hung and was killed here)
+    local pid=$1 deadline=$((SECONDS + $2)) hung=0
+    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+    if alive "$pid"; then
         kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        RC=999
-    else
-        RC=0
-        wait "$pid" || RC=$?
+        hung=1
     fi
+    # wait on a pipeline's last pid waits for the whole pipeline: let the
+    # feeder run into the closed pipe and end.
+    touch "$WORK/gate"
+    RC=0
+    wait "$pid" 2>/dev/null || RC=$?
+    ((hung)) && RC=999
     ERR=$(cat "$WORK/stderr" 2>/dev/null)
 }
 
@@ -308,7 +321,7 @@ gap=$(plog gap --op UploadPart --part 1 --action stall)
 # curl's low-speed check averages over its last 5 s of samples, so a part
 # whose first bytes went out fast is cut up to ~6 s after the stall timeout
 # (docs/FAULTS.md, "Findings"). Bounded, and reported, not hidden.
-if [[ $gap != none ]] && python3 -c "import sys; g=float(sys.argv[1]); sys.exit(0 if $STALL - 0.5 <= g <= $STALL + 7 else 1)" "$gap"; then
+if [[ $gap != none ]] && python3 -c "import sys; g=float(sys.argv[1]); sys.exit(0 if $STALL - 0.5 <= g <= $STALL + $STALL_SLACK else 1)" "$gap"; then
     ok "stalled part cut and resent after ${gap}s (stall timeout ${STALL}s)"
 else
     bad "stalled part resent after ${gap}s (stall timeout ${STALL}s)"
@@ -329,6 +342,23 @@ else
     bad "silent Create resent after ${gap}s (stall timeout ${STALL}s)"
 fi
 obs "silent Create resent after ${gap}s"
+# The unanswered Create did create an upload on the server; sealpub only
+# knows the id from the resent one, so the first is never aborted. A known
+# bug (docs/FAULTS.md, "Findings"): reported and cleaned up here while
+# KNOWN_BUG_LOST_CREATE=1; set it to 0 once store_s3.c handles it.
+left=$(open_uploads)
+if ((left == 0)); then
+    ok "no orphan upload"
+    obs "no orphan"
+elif ((KNOWN_BUG_LOST_CREATE)); then
+    ok "known bug reproduced: $left orphan upload from the unanswered Create"
+    obs "KNOWN BUG: $left orphan upload left by the first Create"
+    run "${DI[@]}" "$B" cleanup --store "$STORE" --older-than 0
+    [[ $RC == 0 ]] && ok "cleanup removed it" || bad "cleanup: exit $RC: $ERR"
+else
+    bad "$left orphan upload(s) left by the unanswered Create"
+    obs "$left orphan upload(s)"
+fi
 end_case
 
 begin_case 5 "gives up after 3 attempts: exit 7, upload aborted, no row" "persistent 503 SlowDown on every UploadPart"
@@ -389,7 +419,7 @@ end_case
 begin_case 8 "exit 7, no row; gateway restarted" "radosgw killed (SIGKILL) mid-upload"
 pid_before=$(gw_pid)
 rm -f "$WORK/gate"
-gated_feed "$WORK/gate" $((7 * MiB)) | "${DI[@]}" "${PUB[@]}" - --version c8 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
+gated_feed "$WORK/gate" $GATE | "${DI[@]}" "${PUB[@]}" - --version c8 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
 pub=$!
 wait_for 20 has_open_upload && ok "upload in progress before the kill" || bad "the upload never started"
 gw_stop
@@ -427,7 +457,7 @@ pg2_ctl -w start || bad "our PostgreSQL did not start"
 PG2_URL=postgresql://postgres@127.0.0.1:$pg2_port/postgres
 PGOPTIONS= "$B" db init --registry "$PG2_URL" >/dev/null 2>&1 || bad "db init on our PostgreSQL"
 rm -f "$WORK/gate"
-gated_feed "$WORK/gate" $((7 * MiB)) | "${VP[@]}" PGOPTIONS= "${PUB[@]}" - --version c9 --content raw --registry "$PG2_URL" >"$WORK/stdout" 2>"$WORK/stderr" &
+gated_feed "$WORK/gate" $GATE | "${VP[@]}" PGOPTIONS= "${PUB[@]}" - --version c9 --content raw --registry "$PG2_URL" >"$WORK/stdout" 2>"$WORK/stderr" &
 pub=$!
 wait_for 20 log_has --op UploadPart && ok "upload in progress" || bad "the upload never started"
 pg2_ctl -m fast -w stop && ok "PostgreSQL stopped mid-upload" || bad "pg_ctl stop"
@@ -437,7 +467,7 @@ want_rc 8 c9
 want_err "registry" c9
 want_err "deleted again" c9
 pg2_ctl -w start || bad "our PostgreSQL did not come back"
-n=$(psql "$PG2_URL" -Atc "SELECT count(*) FROM resources")
+n=$(PGOPTIONS= psql "$PG2_URL" -Atc "SELECT count(*) FROM resources")
 [[ $n == 0 ]] && ok "no row in the stopped registry" || bad "$n rows"
 obs "rows $n"
 want_no_object c9
@@ -453,7 +483,7 @@ for sig in INT TERM; do
     begin_case "10-$sig" "exit 130, aborted, no row, no open upload" "SIG$sig while part 1 is on the wire (stalled) and input is pending"
     rules '[{"op": "UploadPart", "part": 1, "times": 1, "action": "stall", "after_bytes": 2097152, "seconds": 60}]'
     rm -f "$WORK/gate"
-    gated_feed "$WORK/gate" $((7 * MiB)) | "${VP[@]}" "${PUB[@]}" - --version "c10$sig" --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
+    gated_feed "$WORK/gate" $GATE | "${VP[@]}" "${PUB[@]}" - --version "c10$sig" --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
     pub=$!
     wait_for 20 log_has --op UploadPart --action stall && ok "part 1 stalled on the wire" || bad "no stall"
     t=$(date +%s.%N)
@@ -473,7 +503,7 @@ done
 
 begin_case 11 "no row; orphan upload until 'cleanup --older-than 0' removes it" "SIGKILL to sealpub mid-upload"
 rm -f "$WORK/gate"
-gated_feed "$WORK/gate" $((7 * MiB)) | "${VP[@]}" "${PUB[@]}" - --version c11 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
+gated_feed "$WORK/gate" $GATE | "${VP[@]}" "${PUB[@]}" - --version c11 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
 pub=$!
 wait_for 20 log_has --op UploadPart --status 200 && ok "part 1 uploaded" || bad "the upload never started"
 kill -KILL "$pub"
