@@ -13,9 +13,15 @@ typedef struct file_store {
     char root[PATH_MAX];
 } file_store;
 
+/* Dirty pages are handed to the disk every WRITEBACK_STEP bytes while the
+ * pipeline still computes, so the fsync at commit finds little left to do
+ * (on a 190 MB/s disk a 300 MB object otherwise waits ~1.6 s at the end);
+ * the range two steps back is waited for, which bounds dirty memory. */
+#define WRITEBACK_STEP ((uint64_t)8 << 20)
+
 struct sp_upload {
     int fd;
-    uint64_t written;
+    uint64_t written, flushed;
     char tmp[PATH_MAX];
     char final[PATH_MAX];
 };
@@ -93,6 +99,14 @@ static sp_status fs_put_write(sp_upload *up, const void *buf, size_t len, sp_err
         p += n;
         len -= (size_t)n;
         up->written += (uint64_t)n;
+    }
+    while (up->written - up->flushed >= WRITEBACK_STEP) {
+        /* Advisory: a filesystem without it still gets the fsync at commit. */
+        (void)sync_file_range(up->fd, (off_t)up->flushed, (off_t)WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
+        if (up->flushed >= 2 * WRITEBACK_STEP)
+            (void)sync_file_range(up->fd, (off_t)(up->flushed - 2 * WRITEBACK_STEP), (off_t)WRITEBACK_STEP,
+                                  SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+        up->flushed += WRITEBACK_STEP;
     }
     return SP_OK;
 }
