@@ -260,7 +260,7 @@ typedef struct job {
     const sample *set;
     kernel kind;
     int level;
-    uint64_t rep;
+    uint64_t run; /* counts every timed run of this process: AES nonces never repeat */
     const uint8_t *key;
     atomic_size_t next;
     pthread_barrier_t start;
@@ -361,8 +361,9 @@ static void *work(void *arg)
             break;
         case K_AES: {
             uint8_t nonce[SP_GCM_NONCE] = {0}, tag[SP_GCM_TAG], aad[32] = {0};
+            /* unique per chunk and per timed run under this process's key */
             sp_put_le64(nonce, (uint64_t)i);
-            sp_put_le32(nonce + 8, (uint32_t)j->rep);
+            sp_put_le32(nonce + 8, (uint32_t)j->run);
             if (sp_aead_seal(aead, nonce, aad, sizeof(aad), in, len, tag, &w->err) != SP_OK) w->failed = 1;
             n = len + SP_GCM_TAG;
             break;
@@ -380,10 +381,11 @@ static void *work(void *arg)
 }
 
 /* One timed run of kind on threads threads; fills wall/cpu/out. */
-static void run_parallel(corpus *c, const sample *set, kernel kind, int level, unsigned threads, unsigned rep,
-                         const uint8_t *key, double *wall, double *cpu, uint64_t *out, uint64_t *stored)
+static void run_parallel(corpus *c, const sample *set, kernel kind, int level, unsigned threads, const uint8_t *key,
+                         double *wall, double *cpu, uint64_t *out, uint64_t *stored)
 {
-    job j = {.c = c, .set = set, .kind = kind, .level = level, .rep = rep, .key = key};
+    static uint64_t runs;
+    job j = {.c = c, .set = set, .kind = kind, .level = level, .run = runs++, .key = key};
     atomic_init(&j.next, 0);
     worker *w = calloc(threads, sizeof(*w));
     if (!w) die("out of memory");
@@ -483,7 +485,7 @@ static void measure_parallel(const options *o, corpus *c, kernel kind, int level
         for (unsigned t = 0; t < o->nthreads; t++) {
             double wall, cpu;
             uint64_t out, stored;
-            run_parallel(c, &set, kind, level, o->threads[t], rep, key, &wall, &cpu, &out, &stored);
+            run_parallel(c, &set, kind, level, o->threads[t], key, &wall, &cpu, &out, &stored);
             add_sample(&results[first + t], wall, cpu, out, stored, kind != K_AES);
         }
     for (unsigned t = 0; t < o->nthreads; t++) print_row(&results[first + t]);

@@ -126,9 +126,21 @@ doc = {"schema": 1, "tool": "sealpub-stages-set", "date": runs[0]["date"], "scal
        "host": runs[0]["host"], "runs": runs}
 # The load at the end of the set is the last run's.
 doc["host"] = dict(doc["host"], load_avg_end=runs[-1]["host"]["load_avg_end"])
+
+
+def dump(v, indent=""):
+    """Indented objects, but one line per result row: small files, readable diffs."""
+    if isinstance(v, dict) and any(isinstance(x, (dict, list)) for x in v.values()):
+        inner = indent + " "
+        return "{\n" + ",\n".join(inner + json.dumps(k) + ": " + dump(x, inner) for k, x in v.items()) + "}"
+    if isinstance(v, list) and v and isinstance(v[0], dict):
+        inner = indent + " "
+        return "[\n" + ",\n".join(inner + dump(x, inner) for x in v) + "]"
+    return json.dumps(v)
+
+
 with open(out, "w") as f:
-    json.dump(doc, f, indent=1)
-    f.write("\n")
+    f.write(dump(doc) + "\n")
 EOF
 log "results: $RESULT"
 if [ "$RECORD" = 1 ]; then

@@ -45,6 +45,14 @@ static int usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* getopt_long's '?' (unknown option) and ':' (missing value; the option
+ * strings start with ':'), as one line naming the option. */
+static int option_error(const char *cmd, int c, char **argv)
+{
+    if (c == ':') return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
 static int report(const char *cmd, const sp_error *err)
 {
     fprintf(stderr, "sealpub %s: error: %s\n", cmd, err->msg[0] ? err->msg : sp_status_name(err->status));
@@ -223,7 +231,7 @@ static int cmd_publish(int argc, char **argv)
     }
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'n': o.name = optarg; break;
         case 's': o.stage = optarg; break;
@@ -269,8 +277,7 @@ static int cmd_publish(int argc, char **argv)
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 'H': fputs(publish_help, stdout); return 0;
-        case ':': return usage_error("publish", "option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("publish", "unknown option '%s'", argv[optind - 1]);
+        default: return option_error("publish", c, argv);
         }
     }
     if (optind >= argc) return usage_error("publish", "no input: give FILE or - for standard input");
@@ -341,7 +348,7 @@ static int cmd_open(int argc, char **argv)
     int quiet = 0, c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
         switch (c) {
         case 'o': o.output = optarg; break;
         case 'k': o.key_file = optarg; break;
@@ -360,8 +367,7 @@ static int cmd_open(int argc, char **argv)
             break;
         }
         case 'H': fputs(open_help, stdout); return 0;
-        case ':': return usage_error("open", "option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("open", "unknown option '%s'", argv[optind - 1]);
+        default: return option_error("open", c, argv);
         }
     }
     if (optind >= argc) return usage_error("open", "no container given");
@@ -409,7 +415,7 @@ static int cmd_fetch(int argc, char **argv)
     long v;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
         switch (c) {
         case 'n': o.name = optarg; break;
         case 's': o.stage = optarg; break;
@@ -427,8 +433,7 @@ static int cmd_fetch(int argc, char **argv)
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 'H': fputs(fetch_help, stdout); return 0;
-        case ':': return usage_error("fetch", "option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("fetch", "unknown option '%s'", argv[optind - 1]);
+        default: return option_error("fetch", c, argv);
         }
     }
     if (optind < argc) return usage_error("fetch", "unexpected argument '%s'", argv[optind]);
@@ -467,11 +472,11 @@ static int cmd_inspect(int argc, char **argv)
     int json = 0, c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
         case 'H': fputs(inspect_help, stdout); return 0;
-        default: return usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
+        default: return option_error("inspect", c, argv);
         }
     }
     if (optind >= argc) return usage_error("inspect", "no container given");
@@ -489,14 +494,14 @@ static int cmd_db(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'R': url = optarg; break;
         case 'H':
             puts("usage: sealpub db init [--registry URL]\n\nCreates the resources table and its unique key if "
                  "missing; safe to run twice.");
             return 0;
-        default: return usage_error("db", "unknown option '%s'", argv[optind - 1]);
+        default: return option_error("db", c, argv);
         }
     }
     if (optind >= argc || strcmp(argv[optind], "init") != 0)
@@ -519,7 +524,7 @@ static int cmd_cleanup(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'S': store = optarg; break;
         case 'o':
@@ -532,7 +537,7 @@ static int cmd_cleanup(int argc, char **argv)
                  "ago (default 3600): what a publish killed with SIGKILL leaves behind. Uploads\n"
                  "in progress are younger than that; pass 0 only when no publish is running.");
             return 0;
-        default: return usage_error("cleanup", "unknown option '%s'", argv[optind - 1]);
+        default: return option_error("cleanup", c, argv);
         }
     }
     if (optind < argc) return usage_error("cleanup", "unexpected argument '%s'", argv[optind]);
@@ -545,13 +550,22 @@ static int cmd_cleanup(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+            verbose = 1;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: sealpub version [--verbose]\n\n--verbose adds the CPU features OpenSSL and libdeflate use.");
+            return 0;
+        } else {
+            return usage_error("version", "unknown option '%s'", argv[i]);
+        }
+    }
     printf("sealpub %s\n", sp_version());
-    if (argc > 1 && (strcmp(argv[1], "--verbose") == 0 || strcmp(argv[1], "-v") == 0)) {
+    if (verbose) {
         char features[512];
         sp_cpu_features(features, sizeof(features));
         printf("%s\n", features);
-    } else if (argc > 1) {
-        return usage_error("version", "unknown option '%s'", argv[1]);
     }
     return 0;
 }

@@ -533,10 +533,21 @@ static sp_status validate_opts(const sp_publish_opts *o, char arch[SP_FIELD_MAX 
     if (o->threads > 1024) return sp_fail(err, SP_ERR_USAGE, "--threads %u is more than 1024", o->threads);
     if (o->chunk_size && (o->chunk_size < SP_CHUNK_MIN || o->chunk_size > SP_CHUNK_MAX))
         return sp_fail(err, SP_ERR_USAGE, "chunk size %zu out of range 1 MiB - 64 MiB", o->chunk_size);
+    const char *retry = getenv("SEALPUB_REGISTRY_RETRY_SECONDS");
+    char *end = NULL;
+    if (retry && *retry && (strtod(retry, &end) < 0 || strtod(retry, NULL) > 3600 || *end))
+        return sp_fail(err, SP_ERR_USAGE, "SEALPUB_REGISTRY_RETRY_SECONDS must be a number of seconds from 0 to 3600");
     uint8_t tmp[32];
     if (o->expect_sha256 && sp_unhex(o->expect_sha256, tmp, 32) != 0)
         return sp_fail(err, SP_ERR_USAGE, "--expect-sha256 must be 64 hex digits");
     return SP_OK;
+}
+
+/* SEALPUB_REGISTRY_RETRY_SECONDS, validated by validate_opts; default 20. */
+static double registry_retry_budget(void)
+{
+    const char *env = getenv("SEALPUB_REGISTRY_RETRY_SECONDS");
+    return env && *env ? strtod(env, NULL) : 20.0;
 }
 
 /* Retries the row for a bounded time: a registry restart or failover
@@ -544,8 +555,7 @@ static sp_status validate_opts(const sp_publish_opts *o, char arch[SP_FIELD_MAX 
 static sp_status put_row_with_retry(sp_registry *reg, const sp_row *row, sp_on_exists on_exists, int *replaced,
                                     sp_error *err)
 {
-    const char *env = getenv("SEALPUB_REGISTRY_RETRY_SECONDS");
-    double budget = env && *env ? atof(env) : 20.0, start = sp_now(), delay = 0.2;
+    double budget = registry_retry_budget(), start = sp_now(), delay = 0.2;
     for (;;) {
         sp_status s = reg->ops->put(reg->impl, row, on_exists, replaced, err);
         if (s != SP_ERR_REGISTRY || sp_now() - start + delay > budget) return s;
@@ -716,6 +726,7 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         r->seconds = sp_now() - t0;
     }
     OPENSSL_cleanse(&row, sizeof(row));
+    OPENSSL_cleanse(&prior, sizeof(prior));
     sp_secret_free(keys, 2 * SP_KEY_BYTES);
     sp_source_close(p.src);
     pipeline_free(&p);

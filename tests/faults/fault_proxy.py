@@ -47,7 +47,7 @@ Log: one JSON object per request, appended to the log file (re-opened for
 every line, so a test may truncate or rotate it): tag, conn, seq, t (request
 head received), method, path, query, op, part, host, auth (SigV4
 Authorization present), amz_date, amz_sha (x-amz-content-sha256),
-content_length, chunked, expect, body_bytes, body_complete, body_sha_ok
+content_length, chunked, expect, range, body_bytes, body_complete, body_sha_ok
 (whether the header equals the SHA-256 of the body received; null for
 UNSIGNED-PAYLOAD or an incomplete body), forbidden (a --forbid-env value
 appeared in the request head), action, rule, status (the status the client
@@ -539,9 +539,17 @@ class Connection:
         except Exception as e:  # keep serving other connections, but say why this one ended
             self.p.log.write({"conn": self.cid, "note": "proxy error: %r" % e, "t": round(time.time(), 4)})
         finally:
-            if self.current is not None and not self.current.logged:
-                self.current.rec["note"] = "the connection ended mid-exchange"
-                self.current.write_now()
+            ex = self.current
+            if ex is not None and not ex.logged:
+                # The client may close as soon as it has the answer, before
+                # the response side has noted it: give that side a moment.
+                for _ in range(50):
+                    if ex.logged:
+                        break
+                    time.sleep(0.01)
+                if not ex.logged:
+                    ex.rec["note"] = ex.rec.get("note") or "the connection ended mid-exchange"
+                    ex.write_now()
             if self.pending is not None:
                 self.pending.put(None)
             rst_close(self.u)
@@ -576,6 +584,7 @@ class Connection:
             "content_length": int(cl) if cl is not None and cl.isdigit() else None,
             "chunked": "chunked" in (header(hdrs, "Transfer-Encoding") or "").lower(),
             "expect": (header(hdrs, "Expect") or "").lower() == "100-continue",
+            "range": header(hdrs, "Range"),
             "forbidden": any(f in head for f in self.p.forbid),
             "action": "forward", "rule": None, "status": None, "body_bytes": 0, "body_complete": False,
             "body_sha_ok": None,
@@ -767,6 +776,8 @@ def cmd_check(a):
             bad.append("chunked body: " + what)
         if r.get("method") in ("PUT", "POST") and r.get("content_length") is None:
             bad.append("body without Content-Length: " + what)
+        if r.get("op") == "GetObject" and not r.get("range"):
+            bad.append("GetObject without a Range: " + what)
         if r.get("forbidden"):
             bad.append("a forbidden value (a secret) appeared in the request head: " + what)
     for b in bad:

@@ -47,6 +47,16 @@ snapshot() {
 }
 before=$(snapshot)
 
+# A cell without its surrounding blanks and backticks.
+trim() {
+    local s=$1
+    s=${s#"${s%%[![:space:]]*}"}
+    s=${s%"${s##*[![:space:]]}"}
+    s=${s#\`}
+    s=${s%\`}
+    printf '%s' "$s"
+}
+
 # Rows: | N | input | `command` | exit | `error line` |
 rows=0 skipped=0 expect_n=1
 while IFS= read -r line; do
@@ -56,7 +66,6 @@ while IFS= read -r line; do
         bad "row '$line': expected 5 columns (a '|' inside a cell?)"
         continue
     fi
-    trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; s=${s%"${s##*[![:space:]]}"}; s=${s#\`}; s=${s%\`}; printf '%s' "$s"; }
     n=$(trim "${col[1]}") what=$(trim "${col[2]}") cmd=$(trim "${col[3]}") want_rc=$(trim "${col[4]}") want=$(trim "${col[5]}")
     [[ $n == "$expect_n" ]] || bad "row $n: rows must be numbered 1, 2, 3, ... (expected $expect_n)"
     expect_n=$((n + 1))

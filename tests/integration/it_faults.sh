@@ -8,9 +8,11 @@
 # Ends with a table (case | expected | observed) and "N passed, N failed".
 #
 # Isolation: the cases run against a gateway of their own (a second radosgw
-# on the services' Ceph cluster and ceph.conf) and, for case 9, a PostgreSQL
-# cluster of their own, so that killing and stopping them cannot break the
-# tests ctest runs in parallel against the shared servers. See docs/FAULTS.md.
+# on the services' Ceph cluster and ceph.conf) and a PostgreSQL cluster of
+# their own, so that killing and stopping them cannot break the unit tests
+# ctest runs in parallel against the shared servers (test_s3_live,
+# test_s3_faults, test_registry_pg). The shared gateway stays the
+# independent witness (the curl helpers of lib.sh). See docs/FAULTS.md.
 source "$(dirname "$0")/lib.sh"
 need_env AWS_ENDPOINT_URL_S3 SEALPUB_TEST_BUCKET DATABASE_URL SEALPUB_PG_DATA SEALPUB_PG_BIN SEALPUB_RGW_PIDFILE SEALPUB_CEPH_CONF
 command -v python3 >/dev/null || need_env PYTHON3_FOR_FAULT_PROXY # python3 is the proxy's only dependency
@@ -29,15 +31,10 @@ ATTEMPTS=4
 # Known library bugs, reproduced and reported rather than failed (see
 # docs/FAULTS.md, "Findings"); set to 0 when fixed to make the checks strict.
 KNOWN_BUG_LOST_CREATE=1 # a Create whose answer was lost leaves an orphan upload
+KNOWN_BUG_INPUT_PAUSE=1 # an input pause longer than the stall timeout fails the part in flight
 STALL_SLACK=7           # curl's 5 s speed window delays stall detection on bodies; 1.5 when fixed
 KNOBS=(SEALPUB_S3_PART_SIZE=5M SEALPUB_S3_PARTS_IN_FLIGHT=3 SEALPUB_S3_MAX_ATTEMPTS=$ATTEMPTS
     SEALPUB_S3_STALL_SECONDS=$STALL SEALPUB_REGISTRY_RETRY_SECONDS=2)
-
-schema=itf_$$_$RANDOM
-psql "$DATABASE_URL" -qc "CREATE SCHEMA $schema" >/dev/null || { echo "FAIL - cannot create schema"; exit 1; }
-export PGOPTIONS="-c search_path=$schema"
-export SEALPUB_REGISTRY=$DATABASE_URL
-"$B" db init >/dev/null 2>&1 || { echo "FAIL - db init"; exit 1; }
 
 PROXY_PID= GW_PIDFILE=$WORK/gw/rgw.pid PG2=
 cleanup_all() {
@@ -45,12 +42,34 @@ cleanup_all() {
     gw_stop
     [[ -n $PG2 && -f $PG2/data/postmaster.pid ]] && pg2_ctl -m immediate -w stop 2>/dev/null
     [[ -n $PG2 ]] && rm -rf "$PG2"
-    psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1
     rm -rf "$WORK"
 }
 trap cleanup_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM # a ctest timeout: still stop our gateway, PostgreSQL and proxy
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# ---------------------------------------------------------------- our PostgreSQL
+# A cluster of our own (initdb takes about 3 s), owned like the shared one
+# because pg_ctl refuses root: case 9 stops it, which must not fail the
+# unit tests that ctest runs beside us on the shared one (the services lock
+# in tests/CMakeLists.txt serialises integration tests only).
+pg_owner=$(stat -c %U "$SEALPUB_PG_DATA")
+as_owner() { if [[ $(id -un) == "$pg_owner" ]]; then "$@"; else runuser -u "$pg_owner" -- "$@"; fi; }
+pg2_ctl() { as_owner "$SEALPUB_PG_BIN/pg_ctl" -D "$PG2/data" -l "$PG2/log" "$@" >/dev/null; }
+PG2=$(mktemp -d /tmp/sealpub-itfaults-pg-XXXXXX)
+chmod 755 "$PG2"
+chown "$pg_owner": "$PG2"
+pg2_port=$(free_port)
+as_owner "$SEALPUB_PG_BIN/initdb" -D "$PG2/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$PG2/initdb.log" 2>&1 ||
+    { echo "FAIL - initdb: $(tail -3 "$PG2/initdb.log")"; exit 1; }
+printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = off\n" "$pg2_port" "$PG2" >>"$PG2/data/postgresql.conf"
+pg2_ctl -w start || { echo "FAIL - our PostgreSQL did not start: $(tail -5 "$PG2/log")"; exit 1; }
+REG=postgresql://postgres@127.0.0.1:$pg2_port/postgres
+unset PGOPTIONS
+export SEALPUB_REGISTRY=$REG
+"$B" db init >/dev/null 2>&1 || { echo "FAIL - db init"; exit 1; }
 
 # ---------------------------------------------------------------- our gateway
 # A second radosgw on the same cluster, same ceph.conf, same users and
@@ -113,7 +132,7 @@ head -c $((12 * MiB)) /dev/urandom >"$WORK/in.bin"
 # ---------------------------------------------------------------- helpers
 ROWS=()
 begin_case() { # id expected title
-    CASE=$1 EXPECT=$2 TAG=c$1 OBS=() FAIL0=$FAIL
+    CASE=$1 EXPECT=$2 TAG=c$1 OBS=() FAIL0=$FAIL KNOWN=0
     rules '[]'
     echo "== case $1: $3"
 }
@@ -121,6 +140,7 @@ obs() { OBS+=("$*"); }
 end_case() { # [open uploads allowed]
     invariants "${1:-0}"
     local res=PASS joined="" o
+    ((KNOWN)) && res="KNOWN BUG"
     ((FAIL > FAIL0)) && res=FAIL
     for o in "${OBS[@]}"; do joined+=${joined:+; }$o; done
     ROWS+=("$CASE|$EXPECT|$joined|$res")
@@ -143,7 +163,7 @@ want_rc() { # expected what
 want_err() { # text what
     if [[ $ERR == *"$1"* ]]; then ok "$2: message says '$1'"; else bad "$2: message lacks '$1': $ERR"; fi
 }
-row_count() { psql "$DATABASE_URL" -Atc "SELECT count(*) FROM resources WHERE version='$1'"; }
+row_count() { psql "$REG" -Atc "SELECT count(*) FROM resources WHERE version='$1'"; }
 want_no_row() {
     local n
     n=$(row_count "$1")
@@ -198,7 +218,7 @@ invariants() {
             bad "invariant: object of row $key does not hash to the row's SHA-256 / size"
             badn=$((badn + 1))
         fi
-    done < <(psql "$DATABASE_URL" -AtF ' ' -c "SELECT object_key, sha256, size_bytes FROM resources ORDER BY id")
+    done < <(psql "$REG" -AtF ' ' -c "SELECT object_key, sha256, size_bytes FROM resources ORDER BY id")
     ((badn == 0)) && ok "invariant: all $n rows' objects exist and match their SHA-256"
     open=$(open_uploads)
     if ((open <= allowed)); then ok "invariant: $open open multipart upload(s) (allowed $allowed)"; else bad "invariant: $open open multipart uploads"; fi
@@ -218,16 +238,19 @@ gated_feed() { # gate-file first-bytes
 }
 wait_exit() { # pid seconds: waits for a background sealpub; RC its status (999: it hung and was killed here)
     local pid=$1 deadline=$((SECONDS + $2)) hung=0
-    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
-    if alive "$pid"; then
-        kill -KILL "$pid" 2>/dev/null
-        hung=1
-    fi
-    # wait on a pipeline's last pid waits for the whole pipeline: let the
-    # feeder run into the closed pipe and end.
-    touch "$WORK/gate"
-    RC=0
-    wait "$pid" 2>/dev/null || RC=$?
+    # (stderr off: bash reports a killed job there, mid-output)
+    {
+        while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+        if alive "$pid"; then
+            kill -KILL "$pid"
+            hung=1
+        fi
+        # wait on a pipeline's last pid waits for the whole pipeline: let
+        # the feeder run into the closed pipe and end.
+        touch "$WORK/gate"
+        RC=0
+        wait "$pid" || RC=$?
+    } 2>/dev/null
     ((hung)) && RC=999
     ERR=$(cat "$WORK/stderr" 2>/dev/null)
 }
@@ -236,10 +259,10 @@ check_published() { # version: exit 0, one row, the object's hash is the row's a
     want_rc 0 "$1"
     want_published "$1"
     local sha
-    sha=$(psql "$DATABASE_URL" -Atc "SELECT sha256 FROM resources WHERE version='$1'")
+    sha=$(psql "$REG" -Atc "SELECT sha256 FROM resources WHERE version='$1'")
     if s3_get "$bucket/$prefix/dev/obj-amd64-$1.enc" "$WORK/got.enc" &&
         [[ $(sha256sum "$WORK/got.enc" | cut -d' ' -f1) == "$sha" ]] &&
-        "$B" open "$WORK/got.enc" --registry "$DATABASE_URL" -o "$WORK/got.out" --quiet 2>/dev/null &&
+        "$B" open "$WORK/got.enc" -o "$WORK/got.out" --quiet 2>/dev/null &&
         cmp -s "$WORK/in.bin" "$WORK/got.out"; then
         ok "$1: object = row's SHA-256 and opens to the input"
         obs "content ok"
@@ -326,9 +349,13 @@ if [[ $gap != none ]] && python3 -c "import sys; g=float(sys.argv[1]); sys.exit(
 else
     bad "stalled part resent after ${gap}s (stall timeout ${STALL}s)"
 fi
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= $STALL + 1.5 else 1)" "$gap" 2>/dev/null ||
-    echo "note - the stall was detected ${gap}s after it began, later than SEALPUB_S3_STALL_SECONDS=$STALL (see docs/FAULTS.md)"
-obs "stalled part resent after ${gap}s"
+if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= $STALL + 1.5 else 1)" "$gap" 2>/dev/null; then
+    obs "stalled part resent after ${gap}s"
+else
+    echo "note - the stall was cut ${gap}s after it began, later than SEALPUB_S3_STALL_SECONDS=$STALL (see docs/FAULTS.md)"
+    obs "KNOWN BUG: stalled part cut and resent only after ${gap}s"
+    KNOWN=1
+fi
 end_case
 
 begin_case 4b "cut within the stall timeout ($STALL s), retried, correct" "the server never answers CreateMultipartUpload"
@@ -341,7 +368,7 @@ if [[ $gap != none ]] && python3 -c "import sys; g=float(sys.argv[1]); sys.exit(
 else
     bad "silent Create resent after ${gap}s (stall timeout ${STALL}s)"
 fi
-obs "silent Create resent after ${gap}s"
+obs "silent Create cut and resent after ${gap}s"
 # The unanswered Create did create an upload on the server; sealpub only
 # knows the id from the resent one, so the first is never aborted. A known
 # bug (docs/FAULTS.md, "Findings"): reported and cleaned up here while
@@ -352,12 +379,36 @@ if ((left == 0)); then
     obs "no orphan"
 elif ((KNOWN_BUG_LOST_CREATE)); then
     ok "known bug reproduced: $left orphan upload from the unanswered Create"
+    KNOWN=1
     obs "KNOWN BUG: $left orphan upload left by the first Create"
     run "${DI[@]}" "$B" cleanup --store "$STORE" --older-than 0
     [[ $RC == 0 ]] && ok "cleanup removed it" || bad "cleanup: exit $RC: $ERR"
 else
     bad "$left orphan upload(s) left by the unanswered Create"
     obs "$left orphan upload(s)"
+fi
+end_case
+
+begin_case 4c "published, no part resent (the server never stalled)" "the input pauses $((STALL + 2)) s with part 1 on the wire"
+# Transfers move only while the pipeline calls into the store: a pause in
+# the input longer than the stall timeout fails the part in flight although
+# the server is fine. A known bug (docs/FAULTS.md, "Findings").
+{ head -c "$GATE" "$WORK/in.bin"; sleep $((STALL + 2)); tail -c +$((GATE + 1)) "$WORK/in.bin"; } |
+    "${VP[@]}" "${PUB[@]}" - --version c4c --content raw >"$WORK/stdout" 2>"$WORK/stderr"
+RC=${PIPESTATUS[1]}
+ERR=$(cat "$WORK/stderr")
+check_published c4c
+n=$(plog count --op UploadPart --part 1)
+if ((n == 1)); then
+    ok "part 1 sent once"
+    obs "part 1 sent once"
+elif ((KNOWN_BUG_INPUT_PAUSE)); then
+    ok "known bug reproduced: part 1 sent $n times after an input pause"
+    KNOWN=1
+    obs "KNOWN BUG: part 1 cut as stalled and sent $n times"
+else
+    bad "part 1 sent $n times after an input pause"
+    obs "part 1 sent $n times"
 fi
 end_case
 
@@ -416,7 +467,7 @@ want_no_row c7
 obs "$n request"
 end_case
 
-begin_case 8 "exit 7, no row; gateway restarted" "radosgw killed (SIGKILL) mid-upload"
+begin_case 8 "exit 7, no row; gateway back; the orphan upload (no abort can reach a dead gateway) removed by cleanup" "radosgw killed (SIGKILL) mid-upload"
 pid_before=$(gw_pid)
 rm -f "$WORK/gate"
 gated_feed "$WORK/gate" $GATE | "${DI[@]}" "${PUB[@]}" - --version c8 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
@@ -429,9 +480,9 @@ wait_exit "$pub" 60
 want_rc 7 c8
 want_err "127.0.0.1:$GW_PORT" c8
 want_no_row c8
-t=$SECONDS
-gw_start && ok "gateway restarted (pid $(gw_pid), $((SECONDS - t)) s)" || bad "gateway did not restart"
-obs "gateway restarted in $((SECONDS - t)) s"
+t=$(date +%s.%N)
+gw_start && ok "gateway restarted (pid $(gw_pid))" || bad "gateway did not restart"
+obs "gateway restarted in $(python3 -c "import sys,time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$t") s"
 want_no_object c8
 # The abort could not reach a dead gateway: the upload is left for cleanup.
 left=$(open_uploads)
@@ -442,24 +493,10 @@ obs "cleanup: ${ERR#cleanup: }"
 end_case
 
 begin_case 9 "exit 8, no row, no object left" "PostgreSQL stopped after the upload started, before the row"
-# A PostgreSQL cluster of our own, owned like the shared one (pg_ctl refuses root).
-pg_owner=$(stat -c %U "$SEALPUB_PG_DATA")
-as_owner() { if [[ $(id -un) == "$pg_owner" ]]; then "$@"; else runuser -u "$pg_owner" -- "$@"; fi; }
-pg2_ctl() { as_owner "$SEALPUB_PG_BIN/pg_ctl" -D "$PG2/data" -l "$PG2/log" "$@" >/dev/null; }
-PG2=$(mktemp -d /tmp/sealpub-itfaults-pg-XXXXXX)
-chmod 755 "$PG2"
-chown "$pg_owner": "$PG2"
-pg2_port=$(free_port)
-as_owner "$SEALPUB_PG_BIN/initdb" -D "$PG2/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$PG2/initdb.log" 2>&1 ||
-    bad "initdb: $(tail -3 "$PG2/initdb.log")"
-printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = off\n" "$pg2_port" "$PG2" >>"$PG2/data/postgresql.conf"
-pg2_ctl -w start || bad "our PostgreSQL did not start"
-PG2_URL=postgresql://postgres@127.0.0.1:$pg2_port/postgres
-PGOPTIONS= "$B" db init --registry "$PG2_URL" >/dev/null 2>&1 || bad "db init on our PostgreSQL"
 rm -f "$WORK/gate"
-gated_feed "$WORK/gate" $GATE | "${VP[@]}" PGOPTIONS= "${PUB[@]}" - --version c9 --content raw --registry "$PG2_URL" >"$WORK/stdout" 2>"$WORK/stderr" &
+gated_feed "$WORK/gate" $GATE | "${VP[@]}" "${PUB[@]}" - --version c9 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
 pub=$!
-wait_for 20 log_has --op UploadPart && ok "upload in progress" || bad "the upload never started"
+wait_for 20 has_open_upload && ok "upload in progress" || bad "the upload never started"
 pg2_ctl -m fast -w stop && ok "PostgreSQL stopped mid-upload" || bad "pg_ctl stop"
 touch "$WORK/gate"
 wait_exit "$pub" 60
@@ -467,32 +504,28 @@ want_rc 8 c9
 want_err "registry" c9
 want_err "deleted again" c9
 pg2_ctl -w start || bad "our PostgreSQL did not come back"
-n=$(PGOPTIONS= psql "$PG2_URL" -Atc "SELECT count(*) FROM resources")
-[[ $n == 0 ]] && ok "no row in the stopped registry" || bad "$n rows"
-obs "rows $n"
+want_no_row c9
 want_no_object c9
+c=$(plog count --op CompleteMultipartUpload --action forward --status 200)
 d=$(plog count --op DeleteObject --action forward --status 204)
-[[ $d -ge 1 ]] && ok "the uploaded object was deleted (DeleteObject 204)" || bad "no DeleteObject in the proxy log"
-obs "complete 200, then DeleteObject 204"
-pg2_ctl -m fast -w stop
-rm -rf "$PG2"
-PG2=
+[[ $c == 1 && $d -ge 1 ]] && ok "the upload completed, then the object was deleted again" || bad "Complete x$c, DeleteObject x$d"
+obs "Complete 200 x$c, then DeleteObject 204 x$d"
 end_case
 
 for sig in INT TERM; do
-    begin_case "10-$sig" "exit 130, aborted, no row, no open upload" "SIG$sig while part 1 is on the wire (stalled) and input is pending"
-    rules '[{"op": "UploadPart", "part": 1, "times": 1, "action": "stall", "after_bytes": 2097152, "seconds": 60}]'
-    rm -f "$WORK/gate"
-    gated_feed "$WORK/gate" $GATE | "${VP[@]}" "${PUB[@]}" - --version "c10$sig" --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
+    begin_case "10-$sig" "exit 130, aborted, no row, no open upload" "SIG$sig while part 1 is on the wire"
+    # The proxy holds part 1 after 1 MiB, so the signal finds a part mid-body.
+    rules '[{"op": "UploadPart", "part": 1, "times": 1, "action": "stall", "after_bytes": 1048576, "seconds": 60}]'
+    "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version "c10$sig" --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
     pub=$!
-    wait_for 20 log_has --op UploadPart --action stall && ok "part 1 stalled on the wire" || bad "no stall"
+    wait_for 20 log_has --op UploadPart --part 1 --action stall && ok "part 1 held mid-body" || bad "no stall"
+    sleep 0.3
     t=$(date +%s.%N)
     kill -"$sig" "$pub"
     wait_exit "$pub" 20
     took=$(python3 -c "import sys,time; print('%.2f' % (time.time() - float(sys.argv[1])))" "$t")
     want_rc 130 "c10$sig"
     want_err "interrupted" "c10$sig"
-    touch "$WORK/gate"
     want_no_row "c10$sig"
     want_no_object "c10$sig"
     count_at_least 1 "AbortMultipartUpload sent and accepted" --op AbortMultipartUpload --action forward --status 204
@@ -501,16 +534,15 @@ for sig in INT TERM; do
     end_case
 done
 
-begin_case 11 "no row; orphan upload until 'cleanup --older-than 0' removes it" "SIGKILL to sealpub mid-upload"
-rm -f "$WORK/gate"
-gated_feed "$WORK/gate" $GATE | "${VP[@]}" "${PUB[@]}" - --version c11 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
+begin_case 11 "no row; orphan upload until 'cleanup --older-than 0' removes it" "SIGKILL to sealpub while part 1 is on the wire"
+rules '[{"op": "UploadPart", "part": 1, "times": 1, "action": "stall", "after_bytes": 1048576, "seconds": 60}]'
+"${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c11 --content raw >"$WORK/stdout" 2>"$WORK/stderr" &
 pub=$!
-wait_for 20 log_has --op UploadPart --status 200 && ok "part 1 uploaded" || bad "the upload never started"
+wait_for 20 log_has --op UploadPart --part 1 --action stall && ok "part 1 held mid-body" || bad "no stall"
 kill -KILL "$pub"
 wait_exit "$pub" 10
 [[ $RC == 137 ]] && ok "killed (exit $RC)" || bad "exit $RC"
 obs "exit $RC"
-touch "$WORK/gate"
 want_no_row c11
 want_no_object c11
 left=$(open_uploads)
@@ -518,7 +550,8 @@ left=$(open_uploads)
 invariants 1
 run "${VP[@]}" "$B" cleanup --store "$STORE" --older-than 0
 [[ $RC == 0 && $ERR == *"aborted 1 stale"* ]] && ok "cleanup aborted the orphan" || bad "cleanup: exit $RC: $ERR"
-obs "$left orphan; cleanup: ${ERR#cleanup: }"
+n=$(plog count --op AbortMultipartUpload --status 204)
+obs "$left orphan; cleanup: ${ERR#cleanup: } (Abort 204 x$n)"
 end_case
 
 begin_case 12 "exit 3, nothing published, upload aborted" "the input dies mid-stream (a docker save pipe killed)"
@@ -529,13 +562,15 @@ rm -rf "$WORK/layers"
 mkfifo "$WORK/pipe"
 # The producer writes 9 MiB of a 12 MiB tar, then blocks; exec makes the
 # subshell the one process holding the pipe, so killing it closes the pipe.
-{ head -c $((9 * MiB)) "$WORK/image.tar"; exec sleep 120; } >"$WORK/pipe" &
+{ head -c "$GATE" "$WORK/image.tar"; exec sleep 120; } >"$WORK/pipe" &
 producer=$!
 "${VP[@]}" "${PUB[@]}" - --version c12 --content tar <"$WORK/pipe" >"$WORK/stdout" 2>"$WORK/stderr" &
 pub=$!
-wait_for 20 log_has --op UploadPart --status 200 && ok "parts uploaded before the input died" || bad "the upload never started"
-kill -KILL "$producer"
-wait "$producer" 2>/dev/null
+wait_for 20 has_open_upload && ok "the upload began before the input died" || bad "the upload never started"
+{
+    kill -KILL "$producer"
+    wait "$producer"
+} 2>/dev/null
 wait_exit "$pub" 30
 want_rc 3 c12
 want_err "tar" c12
@@ -543,7 +578,7 @@ want_no_row c12
 want_no_object c12
 count_at_least 1 "AbortMultipartUpload sent and accepted" --op AbortMultipartUpload --action forward --status 204
 ab=$N
-obs "abort 204 x$ab"
+obs "input cut at $((GATE / MiB)) of 12 MiB; abort 204 x$ab"
 end_case
 
 # ================================================================ across cases

@@ -1,4 +1,5 @@
 /* names.c: validation of resource names, architectures, sizes and the object key layout. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ sp_status sp_canonical_arch(const char *in, char out[SP_FIELD_MAX + 1], sp_error
 sp_status sp_parse_size(const char *text, uint64_t *out, sp_error *err)
 {
     if (!text || !*text) return sp_fail(err, SP_ERR_USAGE, "empty size");
-    if (*text == '-' || *text == '+' || *text == ' ')
+    if (*text == '-' || *text == '+' || isspace((unsigned char)*text))
         return sp_fail(err, SP_ERR_USAGE, "invalid size '%.32s': expected a number with an optional K/M/G suffix", text);
     errno = 0;
     char *end;

@@ -4,9 +4,15 @@
 
 #include "registry/registry.h"
 
+/* A URI with the postgres scheme, or a libpq conninfo string, which starts
+ * with a keyword and '=' ("host=db dbname=x"). Anything else is refused
+ * here, because libpq's own parse errors quote the string, password and all. */
 static int is_postgres(const char *url)
 {
-    return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0 || strchr(url, '=') != NULL;
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) return 1;
+    size_t kw = strspn(url, "abcdefghijklmnopqrstuvwxyz_");
+    size_t sp = strspn(url + kw, " ");
+    return kw > 0 && url[kw + sp] == '=' && !strstr(url, "://");
 }
 
 sp_status sp_registry_open(const char *url, sp_registry *reg, sp_error *err)

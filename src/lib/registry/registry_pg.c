@@ -508,15 +508,16 @@ sp_status sp_registry_pg_open(const char *conninfo, sp_registry *reg, sp_error *
     if (!conninfo) conninfo = "";
     memset(reg, 0, sizeof(*reg));
 
-    /* Parse first: a malformed string is reported as such, scrubbed (libpq
-     * quotes the offending token, which may be the password). */
+    /* Parse first. libpq's parse errors quote the offending token, which
+     * may be the password or part of it wherever the typo is, so none of
+     * its text is repeated: only that the string does not parse. */
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
     if (!opts) {
-        char m[512];
-        pg_clean_message(perr ? perr : "out of memory", conninfo, m, sizeof(m));
         PQfreemem(perr);
-        return sp_fail(err, SP_ERR_REGISTRY, "invalid PostgreSQL connection string: %s", m);
+        return sp_fail(err, SP_ERR_REGISTRY,
+                       "invalid PostgreSQL connection string: libpq cannot parse it (not shown: it may hold a "
+                       "password); expected postgresql://USER@HOST:PORT/DB or key=value pairs");
     }
     int has_timeout = getenv("PGCONNECT_TIMEOUT") != NULL;
     for (PQconninfoOption *o = opts; o->keyword; o++)

@@ -31,6 +31,8 @@ static int name_char(char c)
 
 static sp_status text_putn(walker *w, const char *s, size_t n, sp_error *err)
 {
+    /* XML has no NUL character; one would silently cut an id or key short. */
+    if (memchr(s, '\0', n)) return sp_fail(err, SP_ERR_FORMAT, "XML text contains a NUL byte");
     if (n > SP_S3_XML_TEXT_MAX - w->tlen)
         return sp_fail(err, SP_ERR_FORMAT, "XML text longer than %d bytes", SP_S3_XML_TEXT_MAX);
     memcpy(w->text + w->tlen, s, n);

@@ -17,7 +17,10 @@ sp_status sp_store_open(const char *url, sp_store *st, sp_error *err)
     if (strncmp(url, "file://", 7) == 0) return sp_store_file_open(url + 7, st, err);
     if (strncmp(url, "file:", 5) == 0) return sp_store_file_open(url + 5, st, err);
     if (strncmp(url, "s3://", 5) == 0) return sp_store_s3_open(url, st, err);
-    return sp_fail(err, SP_ERR_USAGE, "unsupported store URL '%.200s': use file:///DIR or s3://BUCKET[/PREFIX]", url);
+    /* Only the scheme is echoed: the rest may carry credentials. */
+    size_t scheme = strcspn(url, ":/@");
+    return sp_fail(err, SP_ERR_USAGE, "unsupported store URL scheme '%.*s': use file:///DIR or s3://BUCKET[/PREFIX]",
+                   (int)(scheme > 32 ? 32 : scheme), url);
 }
 
 void sp_store_close(sp_store *st)

@@ -1273,6 +1273,10 @@ static sp_status parse_url(s3_store *st, const char *url, sp_error *err)
         return sp_fail(err, SP_ERR_USAGE, "S3 store URL must look like s3://BUCKET[/PREFIX]");
     const char *b = url + 5, *slash = strchr(b, '/');
     size_t bl = slash ? (size_t)(slash - b) : strlen(b);
+    /* Credentials belong in AWS_* variables; never echo what looks like one. */
+    if (memchr(b, '@', bl) || memchr(b, ':', bl))
+        return sp_fail(err, SP_ERR_USAGE,
+                       "S3 store URL must not carry credentials (use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)");
     if (!valid_bucket(b, bl))
         return sp_fail(err, SP_ERR_USAGE, "invalid S3 bucket name '%.*s' (3-63 of a-z 0-9 . -)", (int)(bl > 80 ? 80 : bl), b);
     memcpy(st->bucket, b, bl);

@@ -1,0 +1,611 @@
+/* test_s3_faults.c: the S3 store's retries, stall cuts and failure paths against the real radosgw, through tests/faults/fault_proxy.py. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "store/store_s3.h"
+
+/*
+ * Each test starts its own fault_proxy.py between the store and the real
+ * S3 gateway of scripts/services.sh (AWS_ENDPOINT_URL_S3, SEALPUB_TEST_S3),
+ * points AWS_ENDPOINT_URL_S3 at the proxy, writes the proxy's rules, and
+ * asserts both on what the store returns and on the proxy's log of what
+ * really went over the wire. Nothing here fakes the server: every answer
+ * that is not an injected fault is radosgw's own. Without the services the
+ * tests are skipped, with the reason, unless SEALPUB_REQUIRE_SERVICES=1.
+ *
+ * These replace the in-process fake server that test_s3.c used to carry.
+ * The unreachable endpoint is test_s3_live.c's (no proxy needed).
+ */
+
+#define MiB ((size_t)1 << 20)
+#define PROXY_PY SP_TEST_DATA "/../faults/fault_proxy.py"
+
+static struct {
+    char dir[64];
+    char rules[128], log[128], port_file[128];
+    char upstream[512];
+    char base_url[1024]; /* SEALPUB_TEST_S3 plus a prefix unique to this test */
+    pid_t pid;
+} P;
+
+/* Skips (or, under SEALPUB_REQUIRE_SERVICES=1, fails) without the services;
+ * else starts the proxy and points the store at it. */
+static void start(void)
+{
+    const char *ep = getenv("AWS_ENDPOINT_URL_S3"), *url = getenv("SEALPUB_TEST_S3");
+    const char *req = getenv("SEALPUB_REQUIRE_SERVICES");
+    if (!ep || !*ep || !url || !*url) {
+        if (req && !strcmp(req, "1"))
+            cr_assert_fail("SEALPUB_REQUIRE_SERVICES=1 but AWS_ENDPOINT_URL_S3 / SEALPUB_TEST_S3 are not set "
+                           "(run scripts/services.sh start and source its env file)");
+        cr_skip_test("skipped: no S3 service configured (AWS_ENDPOINT_URL_S3 and SEALPUB_TEST_S3 unset; "
+                     "scripts/services.sh start writes them)");
+    }
+    snprintf(P.upstream, sizeof(P.upstream), "%s", ep);
+    size_t n = strlen(url);
+    while (n && url[n - 1] == '/') n--;
+    snprintf(P.base_url, sizeof(P.base_url), "%.*s/test-s3-faults-%ld-%d", (int)n, url, (long)time(NULL),
+             (int)getpid());
+
+    snprintf(P.dir, sizeof(P.dir), "/tmp/sealpub-faults-XXXXXX");
+    cr_assert_not_null(mkdtemp(P.dir));
+    snprintf(P.rules, sizeof(P.rules), "%s/rules.json", P.dir);
+    snprintf(P.log, sizeof(P.log), "%s/proxy.jsonl", P.dir);
+    snprintf(P.port_file, sizeof(P.port_file), "%s/port", P.dir);
+    FILE *f = fopen(P.rules, "w");
+    cr_assert_not_null(f);
+    fputs("{\"tag\": \"t\", \"rules\": []}\n", f);
+    fclose(f);
+
+    P.pid = fork();
+    cr_assert_geq(P.pid, 0);
+    if (P.pid == 0) {
+        /* The proxy dies with the test, however the test ends. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* The port comes through the file; its stdout copy is not needed. */
+        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        execlp("python3", "python3", PROXY_PY, "serve", "--upstream", P.upstream, "--rules", P.rules, "--log", P.log,
+               "--port-file", P.port_file, "--forbid-env", "AWS_SECRET_ACCESS_KEY", (char *)NULL);
+        _exit(127);
+    }
+    int port = 0;
+    for (int i = 0; i < 200 && !port; i++) {
+        FILE *pf = fopen(P.port_file, "r");
+        if (pf) {
+            if (fscanf(pf, "%d", &port) != 1) port = 0;
+            fclose(pf);
+        }
+        if (!port) usleep(50 * 1000);
+    }
+    cr_assert_gt(port, 0, "fault_proxy.py did not start (python3 on PATH? %s)", PROXY_PY);
+    char proxy[64];
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", port);
+    setenv("AWS_ENDPOINT_URL_S3", proxy, 1);
+    setenv("SEALPUB_S3_PART_SIZE", "5M", 1);
+    setenv("SEALPUB_S3_PARTS_IN_FLIGHT", "3", 1);
+    setenv("SEALPUB_S3_MAX_ATTEMPTS", "3", 1);
+    unsetenv("SEALPUB_S3_STALL_SECONDS");
+}
+
+static void stop(void)
+{
+    if (P.pid > 0) {
+        kill(P.pid, SIGTERM);
+        waitpid(P.pid, NULL, 0);
+        P.pid = 0;
+    }
+    if (P.dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", P.dir);
+        if (system(cmd) != 0) cr_log_warn("could not remove %s", P.dir);
+        P.dir[0] = '\0';
+    }
+}
+
+TestSuite(s3_faults, .fini = stop, .timeout = 240);
+
+/* Replaces the proxy's rules (a JSON array); its counters start afresh. */
+static void rules(const char *json)
+{
+    char tmp[160];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", P.rules);
+    FILE *f = fopen(tmp, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"tag\": \"t\", \"rules\": %s}\n", json);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(rename(tmp, P.rules), 0);
+}
+
+/* How many logged requests match the filters (fault_proxy.py count). */
+static int proxy_count_now(const char *filters)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "python3 '%s' count '%s' %s", PROXY_PY, P.log, filters);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    int n = -1;
+    if (fscanf(f, "%d", &n) != 1) n = -1;
+    pclose(f);
+    return n;
+}
+
+/* The proxy logs an exchange as it ends, a moment after the client has its
+ * answer: poll briefly for the wanted count, return the last one seen. */
+static int proxy_count(const char *filters, int want)
+{
+    int n = -1;
+    for (int i = 0; i < 40; i++) {
+        n = proxy_count_now(filters);
+        if (n == want) break;
+        usleep(50 * 1000);
+    }
+    return n;
+}
+
+/* Every request that went through the proxy was SigV4-signed, dated, carried
+ * the real SHA-256 of its body and a Content-Length, was never chunked,
+ * never carried the secret, and every GET had a Range. */
+static void expect_protocol_clean(void)
+{
+    char cmd[1024], out[4096] = "";
+    snprintf(cmd, sizeof(cmd), "python3 '%s' check '%s' 2>&1", PROXY_PY, P.log);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    int rc = pclose(f);
+    cr_expect_eq(rc, 0, "protocol violations:\n%s", out);
+}
+
+static uint8_t *pattern(size_t n, unsigned seed)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+    return p;
+}
+
+/* Writes data in uneven slices, as the pipeline would. */
+static sp_status put_object(sp_store *st, const char *key, const uint8_t *data, size_t n, uint64_t hint, sp_error *err)
+{
+    sp_upload *up;
+    sp_status s = st->ops->put_begin(st->impl, key, hint, &up, err);
+    if (s != SP_OK) return s;
+    size_t off = 0, step = 777777;
+    while (off < n) {
+        size_t k = n - off < step ? n - off : step;
+        s = st->ops->put_write(up, data + off, k, err);
+        if (s != SP_OK) {
+            st->ops->put_abort(up);
+            return s;
+        }
+        off += k;
+        step = step * 3 % 1500007 + 1;
+    }
+    return st->ops->put_commit(up, err);
+}
+
+static void expect_stored(sp_store *st, const char *key, const uint8_t *data, size_t n)
+{
+    sp_error err = {0};
+    uint64_t size = 0;
+    cr_assert_eq(st->ops->stat(st->impl, key, &size, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(size, n);
+    if (!n) return;
+    uint8_t *back = malloc(n);
+    size_t half = n / 2;
+    cr_assert_eq(st->ops->read_range(st->impl, key, 0, back, half, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(st->ops->read_range(st->impl, key, half, back + half, n - half, &err), SP_OK, "%s", err.msg);
+    cr_expect(memcmp(back, data, n) == 0, "object %s differs", key);
+    free(back);
+}
+
+static int count_upload(void *ctx, const sp_s3_upload_info *u)
+{
+    (*(int *)ctx)++;
+    cr_expect(u->initiated > 0, "no Initiated date for %s", u->key);
+    return 0;
+}
+
+static int uploads_left(const char *url)
+{
+    int n = 0;
+    sp_error err = {0};
+    cr_assert_eq(sp_s3_list_uploads(url, count_upload, &n, &err), SP_OK, "%s", err.msg);
+    return n;
+}
+
+static void open_store(const char *sub, sp_store *st, char *url, size_t cap)
+{
+    sp_error err = {0};
+    snprintf(url, cap, "%s%s%s", P.base_url, sub[0] ? "/" : "", sub);
+    cr_assert_eq(sp_store_s3_open(url, st, &err), SP_OK, "%s", err.msg);
+}
+
+/* ================================================================== tests */
+
+Test(s3_faults, round_trip_every_request_signed_and_sized)
+{
+    start();
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("pre/fix", &st, url, sizeof(url));
+    cr_expect(strstr(st.desc, "/pre/fix") && !strstr(st.desc, getenv("AWS_SECRET_ACCESS_KEY")), "%s", st.desc);
+    size_t sizes[] = {0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 16 * MiB + 3};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        for (int known = 0; known < 2; known++) {
+            char key[64];
+            snprintf(key, sizeof(key), "obj-%zu-%d", sizes[i], known);
+            uint8_t *d = pattern(sizes[i], (unsigned)i);
+            cr_assert_eq(put_object(&st, key, d, sizes[i], known ? sizes[i] : UINT64_MAX, &err), SP_OK, "%s: %s",
+                         key, err.msg);
+            expect_stored(&st, key, d, sizes[i]);
+            free(d);
+        }
+    }
+    /* At 5 MiB parts: 0..5 MiB is one PUT each; 5 MiB+1 two parts; 16 MiB+3 four. */
+    cr_expect_eq(proxy_count("--op CreateMultipartUpload --status 200", 4), 4, "multipart uploads started");
+    cr_expect_eq(proxy_count("--op UploadPart --status 200", 2 * (2 + 4)), 2 * (2 + 4), "parts");
+    cr_expect_eq(proxy_count("--op PutObject --status 200", 8), 8, "single PUTs");
+    cr_expect_eq(proxy_count("--op UploadPart,PutObject --action forward --status 503", 0), 0);
+    cr_expect_eq(uploads_left(url), 0);
+    /* Keys land under the prefix, without double slashes. */
+    uint64_t size;
+    sp_store root;
+    char rurl[1100];
+    open_store("", &root, rurl, sizeof(rurl));
+    cr_expect_eq(root.ops->stat(root.impl, "pre/fix/obj-1-0", &size, &err), SP_OK, "%s", err.msg);
+    sp_store_close(&root);
+    expect_protocol_clean();
+    sp_store_close(&st);
+}
+
+Test(s3_faults, stat_read_remove_semantics)
+{
+    start();
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    uint8_t *d = pattern(1000, 7);
+    cr_assert_eq(put_object(&st, "a/b", d, 1000, 1000, &err), SP_OK, "%s", err.msg);
+    uint64_t size;
+    uint8_t buf[100];
+    cr_expect_eq(st.ops->stat(st.impl, "missing", &size, &err), SP_ERR_NOT_FOUND);
+    cr_expect_eq(st.ops->read_range(st.impl, "missing", 0, buf, 10, &err), SP_ERR_NOT_FOUND);
+    cr_expect(strstr(err.msg, "NoSuchKey") && strstr(err.msg, "GetObject"), "%s", err.msg);
+    cr_expect_eq(st.ops->read_range(st.impl, "a/b", 950, buf, 100, &err), SP_ERR_TRUNCATED, "%s", err.msg);
+    cr_expect_eq(st.ops->read_range(st.impl, "a/b", 1000, buf, 1, &err), SP_ERR_TRUNCATED, "%s", err.msg);
+    cr_expect_eq(st.ops->read_range(st.impl, "a/b", 10, buf, 0, &err), SP_OK);
+    cr_assert_eq(st.ops->read_range(st.impl, "a/b", 900, buf, 100, &err), SP_OK, "%s", err.msg);
+    cr_expect(memcmp(buf, d + 900, 100) == 0);
+    cr_expect_eq(st.ops->remove(st.impl, "a/b", &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(st.ops->remove(st.impl, "a/b", &err), SP_OK, "absent is not an error: %s", err.msg);
+    cr_expect_eq(st.ops->stat(st.impl, "a/b", &size, &err), SP_ERR_NOT_FOUND);
+    cr_expect_eq(st.ops->stat(st.impl, "/abs", &size, &err), SP_ERR_USAGE);
+    cr_expect_eq(st.ops->stat(st.impl, "a//b", &size, &err), SP_ERR_USAGE);
+    expect_protocol_clean();
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, retries_throttling_and_5xx_then_succeeds)
+{
+    start();
+    rules("[{\"op\": \"UploadPart\", \"part\": 2, \"times\": 2, \"action\": \"error\", \"status\": 500, "
+          "\"code\": \"InternalError\"},"
+          " {\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"error\", \"status\": 503, "
+          "\"code\": \"SlowDown\"}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    size_t n = 12 * MiB;
+    uint8_t *d = pattern(n, 3);
+    cr_assert_eq(put_object(&st, "retried", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    expect_stored(&st, "retried", d, n);
+    cr_expect_eq(proxy_count("--op UploadPart --part 1 --action error --status 503", 1), 1, "one SlowDown on part 1");
+    cr_expect_eq(proxy_count("--op UploadPart --part 2 --action error --status 500", 2), 2, "two 500s on part 2");
+    cr_expect_eq(proxy_count("--op UploadPart --part 2", 3), 3, "part 2 sent three times");
+    cr_expect_eq(proxy_count("--op UploadPart --part 2 --action forward --status 200", 1), 1, "and accepted once");
+    expect_protocol_clean();
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, complete_200_with_error_body_is_retried)
+{
+    start();
+    rules("[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"error\", \"status\": 200, "
+          "\"code\": \"InternalError\"}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    size_t n = 11 * MiB;
+    uint8_t *d = pattern(n, 4);
+    cr_assert_eq(put_object(&st, "late-error", d, n, n, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 2), 2);
+    cr_expect_eq(proxy_count("--op CompleteMultipartUpload --action forward --status 200", 1), 1);
+    expect_stored(&st, "late-error", d, n);
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, complete_200_with_fatal_error_fails_and_aborts)
+{
+    start();
+    rules("[{\"op\": \"CompleteMultipartUpload\", \"times\": 5, \"action\": \"error\", \"status\": 200, "
+          "\"code\": \"InvalidPart\"}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    size_t n = 11 * MiB;
+    uint8_t *d = pattern(n, 5);
+    cr_expect_eq(put_object(&st, "bad-complete", d, n, n, &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "CompleteMultipartUpload") && strstr(err.msg, "InvalidPart"), "%s", err.msg);
+    cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 1), 1, "a fatal code is not retried");
+    cr_expect_eq(proxy_count("--op AbortMultipartUpload --action forward --status 204", 1), 1,
+                 "the upload was aborted on the server");
+    cr_expect_eq(uploads_left(url), 0);
+    uint64_t size;
+    cr_expect_eq(st.ops->stat(st.impl, "bad-complete", &size, &err), SP_ERR_NOT_FOUND);
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, complete_whose_answer_is_lost_still_commits)
+{
+    start();
+    /* The server completes the upload; the client never hears of it and
+     * sends Complete again. */
+    rules("[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"drop_response\"}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    size_t n = 11 * MiB;
+    uint8_t *d = pattern(n, 6);
+    cr_assert_eq(put_object(&st, "lost-answer", d, n, n, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(proxy_count("--op CompleteMultipartUpload --action drop_response --status 200", 1), 1);
+    cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 2), 2, "Complete was sent again");
+    expect_stored(&st, "lost-answer", d, n);
+    cr_expect_eq(uploads_left(url), 0);
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, auth_errors_are_not_retried_and_read_clearly)
+{
+    start();
+    /* radosgw's own 403: the secret is wrong, the signature does not match. */
+    setenv("AWS_SECRET_ACCESS_KEY", "not-the-right-secret-key", 1);
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    uint8_t d[10] = {0};
+    cr_expect_eq(put_object(&st, "denied", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    char where[1200];
+    snprintf(where, sizeof(where), "%s/denied", P.base_url);
+    cr_expect(strstr(err.msg, "PutObject") && strstr(err.msg, "403") && strstr(err.msg, "SignatureDoesNotMatch") &&
+                  strstr(err.msg, where),
+              "%s", err.msg);
+    cr_expect(strchr(err.msg, '\n') == NULL, "one line: %s", err.msg);
+    cr_expect(!strstr(err.msg, "not-the-right-secret-key") && !strstr(err.msg, "Signature="), "%s", err.msg);
+    cr_expect_eq(proxy_count("--op PutObject --status 403", 1), 1);
+    cr_expect_eq(proxy_count("--op PutObject", 1), 1, "a 403 is not retried");
+    sp_store_close(&st);
+}
+
+Test(s3_faults, failing_part_aborts_the_upload)
+{
+    start();
+    rules("[{\"op\": \"UploadPart\", \"part\": 2, \"times\": -1, \"action\": \"error\", \"status\": 500, "
+          "\"code\": \"InternalError\"}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    size_t n = 16 * MiB;
+    uint8_t *d = pattern(n, 6);
+    cr_expect_eq(put_object(&st, "doomed", d, n, UINT64_MAX, &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "UploadPart 2") && strstr(err.msg, "InternalError") && strstr(err.msg, "3 attempts"),
+              "%s", err.msg);
+    cr_expect_eq(proxy_count("--op UploadPart --part 2", 3), 3);
+    cr_expect_geq(proxy_count("--op AbortMultipartUpload --action forward --status 204", 1), 1);
+    cr_expect_eq(uploads_left(url), 0);
+    uint64_t size;
+    cr_expect_eq(st.ops->stat(st.impl, "doomed", &size, &err), SP_ERR_NOT_FOUND);
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, connection_resets_exhaust_the_attempts)
+{
+    start();
+    rules("[{\"op\": \"PutObject\", \"times\": -1, \"action\": \"reset\", \"after_bytes\": 0}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    uint8_t *d = pattern(3000, 1);
+    cr_expect_eq(put_object(&st, "reset", d, 3000, 3000, &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "PutObject") && strstr(err.msg, "after 3 attempts"), "%s", err.msg);
+    cr_expect_eq(proxy_count("--op PutObject --action reset", 3), 3);
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, stalled_transfer_is_cut_and_retried)
+{
+    start();
+    setenv("SEALPUB_S3_STALL_SECONDS", "1", 1);
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+
+    /* The server takes the whole body and never answers. */
+    rules("[{\"op\": \"PutObject\", \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1000000000, "
+          "\"seconds\": 30}]");
+    uint8_t d[100] = {1};
+    cr_assert_eq(put_object(&st, "stalled", d, sizeof(d), sizeof(d), &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(proxy_count("--op PutObject", 2), 2);
+    expect_stored(&st, "stalled", d, sizeof(d));
+
+    /* The server stops reading 1 MiB into a part. */
+    rules("[{\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1048576, "
+          "\"seconds\": 30}]");
+    size_t n = 11 * MiB;
+    uint8_t *big = pattern(n, 2);
+    cr_assert_eq(put_object(&st, "stalled-part", big, n, n, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(proxy_count("--op UploadPart --part 1 --action stall", 1), 1);
+    cr_expect_eq(proxy_count("--op UploadPart --part 1 --action forward --status 200", 1), 1, "part 1 resent");
+    expect_stored(&st, "stalled-part", big, n);
+    free(big);
+
+    /* Every attempt of a HEAD hangs. */
+    rules("[{\"op\": \"HeadObject\", \"times\": -1, \"action\": \"stall\", \"seconds\": 30}]");
+    uint64_t size;
+    cr_expect_eq(st.ops->stat(st.impl, "stalled", &size, &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "HeadObject") && strstr(err.msg, "after 3 attempts"), "%s", err.msg);
+    cr_expect_eq(proxy_count("--op HeadObject --action stall", 3), 3);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, size_mismatch_after_commit_fails_and_deletes)
+{
+    start();
+    /* The HEAD after the commit reports one byte less than was stored. */
+    rules("[{\"op\": \"HeadObject\", \"times\": 1, \"action\": \"head_length_delta\", \"delta\": -1}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    uint8_t d[100] = {2};
+    cr_expect_eq(put_object(&st, "short", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "99 bytes") && strstr(err.msg, "expected 100"), "%s", err.msg);
+    cr_expect_eq(proxy_count("--op HeadObject --action head_length_delta", 1), 1);
+    cr_expect_eq(proxy_count("--op DeleteObject --action forward --status 204", 1), 1, "the object was deleted");
+    uint64_t size;
+    cr_expect_eq(st.ops->stat(st.impl, "short", &size, &err), SP_ERR_NOT_FOUND, "the bad object is gone");
+    sp_store_close(&st);
+}
+
+static volatile int cancel_flag;
+
+static void *raise_cancel(void *arg)
+{
+    (void)arg;
+    usleep(500 * 1000);
+    __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+Test(s3_faults, cancel_flag_stops_a_part_mid_body_and_aborts)
+{
+    start();
+    /* Part 1 is held mid-body, so the commit is waiting on the network
+     * when the flag goes up. */
+    rules("[{\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1048576, "
+          "\"seconds\": 60}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("", &st, url, sizeof(url));
+    sp_s3_set_cancel_flag(&cancel_flag);
+    sp_upload *up;
+    cr_assert_eq(st.ops->put_begin(st.impl, "cancelled", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
+    size_t n = 12 * MiB;
+    uint8_t *d = pattern(n, 8);
+    cr_assert_eq(st.ops->put_write(up, d, n, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(uploads_left(url), 1);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, raise_cancel, NULL), 0);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cr_expect_eq(st.ops->put_commit(up, &err), SP_ERR_INTERRUPTED, "%s", err.msg);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    pthread_join(t, NULL);
+    cr_expect(strstr(err.msg, "interrupted") && strstr(err.msg, "aborted"), "%s", err.msg);
+    cr_log_info("commit returned %.2f s after it began (cancel at 0.5 s)",
+                (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+    cancel_flag = 0;
+    sp_s3_set_cancel_flag(NULL);
+    cr_expect_eq(proxy_count("--op UploadPart --part 1 --action stall", 1), 1, "part 1 was on the wire");
+    cr_expect_eq(proxy_count("--op AbortMultipartUpload --action forward --status 204", 1), 1);
+    cr_expect_eq(uploads_left(url), 0, "the multipart upload was aborted");
+    free(d);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, abort_stale_uploads_only_under_the_prefix)
+{
+    start();
+    sp_store st, other;
+    char url_p[1100], url_q[1100];
+    sp_error err = {0};
+    open_store("p", &st, url_p, sizeof(url_p));
+    open_store("q", &other, url_q, sizeof(url_q));
+    size_t n = 6 * MiB;
+    uint8_t *d = pattern(n, 9);
+    sp_upload *up1, *up2;
+    cr_assert_eq(st.ops->put_begin(st.impl, "left1", UINT64_MAX, &up1, &err), SP_OK);
+    cr_assert_eq(st.ops->put_write(up1, d, n, &err), SP_OK, "%s", err.msg); /* starts the multipart upload */
+    cr_assert_eq(other.ops->put_begin(other.impl, "elsewhere", UINT64_MAX, &up2, &err), SP_OK);
+    cr_assert_eq(other.ops->put_write(up2, d, n, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(uploads_left(url_p), 1, "only the prefix's uploads are listed");
+    cr_expect_eq(uploads_left(url_q), 1);
+
+    unsigned aborted = 99;
+    cr_assert_eq(sp_s3_abort_stale(url_p, 3600, &aborted, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(aborted, 0, "an upload seconds old is not an hour old");
+    sleep(2);
+    cr_assert_eq(sp_s3_abort_stale(url_p, 1, &aborted, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(aborted, 1);
+    cr_expect_eq(uploads_left(url_p), 0);
+    cr_expect_eq(uploads_left(url_q), 1, "the other prefix's upload is untouched");
+    /* Committing the upload whose parts were aborted fails cleanly. */
+    cr_expect_eq(st.ops->put_commit(up1, &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "NoSuchUpload"), "%s", err.msg);
+    other.ops->put_abort(up2);
+    cr_expect_eq(uploads_left(url_q), 0);
+    free(d);
+    sp_store_close(&other);
+    sp_store_close(&st);
+}
+
+Test(s3_faults, missing_bucket_is_one_clear_request)
+{
+    start();
+    sp_store st;
+    sp_error err = {0};
+    char url[128];
+    snprintf(url, sizeof(url), "s3://sealpub-missing-%d", (int)getpid());
+    cr_assert_eq(sp_store_s3_open(url, &st, &err), SP_OK, "%s", err.msg);
+    uint8_t d[1] = {0};
+    cr_expect_eq(put_object(&st, "x", d, 1, 1, &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "NoSuchBucket") && strstr(err.msg, "404"), "%s", err.msg);
+    cr_expect_eq(proxy_count("--op PutObject --status 404", 1), 1, "a missing bucket is not retried");
+    sp_store_close(&st);
+}
