@@ -19,8 +19,8 @@
 #    the figure to compare when the machine is shared.
 #  - Peak RSS: /usr/bin/time -v's maximum resident set; for the pigz pipeline,
 #    the sum over its stages, each under its own /usr/bin/time.
-#  - Level sweep: the bound at levels 0..12 on image.tar (same threads and
-#    chunk), against `gzip -6` of the whole file; the suggested default is the
+#  - Level sweep: the bound at levels 0..12 (--quick: 0..7) on image.tar (same
+#    threads and chunk), against `gzip -6` of the whole file; the default is the
 #    fastest level whose output is no larger than gzip -6's. Unless --level is
 #    given, sealpub and the bound run at that level.
 #
@@ -37,10 +37,10 @@ BENCH=$ROOT/bench
 BUILD=${SEALPUB_BUILD_DIR:-$ROOT/build}
 CACHE=${SEALPUB_BENCH_DIR:-/var/tmp/sealpub-bench}
 
-SCALE=1 REPS=3 THREADS=2 LEVEL="" CHUNK=4M SWEEP=1 CORPORA=image,fp16,sparse QUICK=0
+SCALE=1 REPS=3 THREADS=2 LEVEL="" CHUNK=4M SWEEP=1 CORPORA=image,fp16,sparse SWEEP_MAX=12
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) QUICK=1 SCALE=0.1 REPS=1 ;;
+    --quick) SCALE=0.1 REPS=1 SWEEP_MAX=7 ;;
     --scale) SCALE=$2; shift ;;
     --reps) REPS=$2; shift ;;
     --threads) THREADS=$2; shift ;;
@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     --chunk-size) CHUNK=$2; shift ;;
     --no-sweep) SWEEP=0 ;;
     --corpus) CORPORA=$2; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -64,7 +64,7 @@ if [ -z "${PYTHON:-}" ]; then
   if /usr/bin/python3 -c 'import cryptography' 2>/dev/null; then PYTHON=/usr/bin/python3; fi
 fi
 HAVE_CRYPTO=1
-$PYTHON -c 'import cryptography' 2>/dev/null || { HAVE_CRYPTO=0; log "no python cryptography: skipping the Python baseline (apt-get install -y python3-cryptography)"; }
+"$PYTHON" -c 'import cryptography' 2>/dev/null || { HAVE_CRYPTO=0; log "no python cryptography: skipping the Python baseline (apt-get install -y python3-cryptography)"; }
 
 # ------------------------------------------------------------------ corpus
 CORPUS=$CACHE/scale-$SCALE
@@ -73,7 +73,7 @@ GEN_ID=$(sha256sum "$BENCH/gen_corpus.py" | cut -c1-16)
 if [ "$(cat "$CORPUS/.gen-id" 2>/dev/null)" != "$GEN_ID" ] ||
    ! [ -f "$CORPUS/image.tar" ] || ! [ -f "$CORPUS/fp16.bin" ] || ! [ -f "$CORPUS/sparse.bin" ]; then
   log "generating corpus (scale $SCALE) into $CORPUS"
-  $PYTHON "$BENCH/gen_corpus.py" "$CORPUS" --scale "$SCALE" | tee "$CORPUS/sha256.txt" >&2
+  "$PYTHON" "$BENCH/gen_corpus.py" "$CORPUS" --scale "$SCALE" | tee "$CORPUS/sha256.txt" >&2
   echo "$GEN_ID" > "$CORPUS/.gen-id"
 fi
 
@@ -120,14 +120,13 @@ emit() {
     "$1" "$2" "$3" "$THREADS" "$CHUNK" "$4" "$5" "$6" "$7" "$8" "$9" "$(loadavg)" "${10:-null}" >> "$SAMPLES"
 }
 
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2"; }  # a number from flat JSON
+
 run_bound() { # corpus file level rep
   local j
   j=$("$BOUND" "$2" --threads "$THREADS" --level "$3" --chunk-size "$CHUNK")
-  emit "$1" bound "$3" "$4" \
-    "$(sed 's/.*"seconds":\([0-9.]*\).*/\1/' <<<"$j")" \
-    "$(sed 's/.*"peak_rss_kib":\([0-9]*\).*/\1/' <<<"$j")" \
-    "$(sed 's/.*"output_bytes":\([0-9]*\).*/\1/' <<<"$j")" \
-    "$(stat -c %s "$2")" "$(sed 's/.*"cpu_seconds":\([0-9.]*\).*/\1/' <<<"$j")" "$j"
+  emit "$1" bound "$3" "$4" "$(field seconds "$j")" "$(field peak_rss_kib "$j")" \
+    "$(field output_bytes "$j")" "$(stat -c %s "$2")" "$(field cpu_seconds "$j")" "$j"
 }
 
 run_sealpub() { # corpus file level rep
@@ -191,7 +190,7 @@ run_python() { # corpus file rep
   [ "$HAVE_CRYPTO" = 1 ] || return 0
   local t0 t1 j
   t0=$(now)
-  j=$(/usr/bin/time -v -o "$WORK/time.txt" $PYTHON "$BENCH/baseline_python.py" "$2" "$WORK/py.out")
+  j=$(/usr/bin/time -v -o "$WORK/time.txt" "$PYTHON" "$BENCH/baseline_python.py" "$2" "$WORK/py.out")
   t1=$(now)
   emit "$1" python "6" "$3" "$(elapsed "$t0" "$t1")" "$(max_rss "$WORK/time.txt")" \
     "$(stat -c %s "$WORK/py.out")" "$(stat -c %s "$2")" "$(cpu_s "$WORK/time.txt")" "$j"
@@ -215,13 +214,13 @@ printf '{"tool":"gzip6","corpus":"image","output_bytes":%s}\n' "$GZ6" >> "$SAMPL
 if [ "$SWEEP" = 1 ]; then
   log "level sweep on image.tar"
   for rep in $(seq 1 "$REPS"); do
-    for l in 0 1 2 3 4 5 6 7 8 9 10 11 12; do
+    for l in $(seq 0 "$SWEEP_MAX"); do
       # levels 10..12 are 10x slower and far from any default: one sample
       if [ "$l" -ge 10 ] && [ "$rep" -gt 1 ]; then continue; fi
       run_bound image "$IMAGE" "$l" "$rep"
     done
   done
-  SWEEP_PICK=$($PYTHON - "$SAMPLES" "$GZ6" <<'EOF'
+  SWEEP_PICK=$("$PYTHON" - "$SAMPLES" "$GZ6" <<'EOF'
 import json, sys
 best = {}
 for line in open(sys.argv[1]):
@@ -231,10 +230,11 @@ for line in open(sys.argv[1]):
         if b is None or s["wall_s"] < b["wall_s"]:
             best[s["level"]] = s
 ok = [s for l, s in best.items() if l > 0 and s["output_bytes"] <= int(sys.argv[2])]
-print(max(ok, key=lambda s: s["plain_size"] / s["wall_s"])["level"] if ok else 6)
+print(max(ok, key=lambda s: s["plain_size"] / s["wall_s"])["level"] if ok else "none")
 EOF
 )
   log "sweep: fastest level no larger than gzip -6 = $SWEEP_PICK"
+  if [ "$SWEEP_PICK" = none ]; then log "no swept level matched gzip -6: using 6"; SWEEP_PICK=6; fi
   [ -n "$LEVEL" ] || LEVEL=$SWEEP_PICK
 fi
 [ -n "$LEVEL" ] || LEVEL=6
@@ -256,6 +256,6 @@ for c in "${CORPUS_LIST[@]}"; do
 done
 
 OUT=$CACHE/results-$STAMP.json
-$PYTHON "$BENCH/report.py" "$SAMPLES" --level "$LEVEL" --threads "$THREADS" --chunk "$CHUNK" \
+"$PYTHON" "$BENCH/report.py" "$SAMPLES" --level "$LEVEL" --threads "$THREADS" --chunk "$CHUNK" \
   --scale "$SCALE" --reps "$REPS" --corpus-dir "$CORPUS" --out "$OUT"
 log "results: $OUT"

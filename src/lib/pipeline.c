@@ -368,12 +368,22 @@ static sp_status writer_run(pipeline *p, sp_store *st, sp_upload *up, const uint
                 fail_locked(p, &e);
                 break;
             }
-            /* Wake now and then to notice a signal-driven cancel. */
+            /* Wake now and then to notice a signal-driven cancel, and to
+             * keep the store's transfers moving while the input pauses. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 100 * 1000 * 1000;
             if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-            pthread_cond_timedwait(&p->cv_done, &p->mu, &ts);
+            if (pthread_cond_timedwait(&p->cv_done, &p->mu, &ts) == ETIMEDOUT && st->ops->put_poll) {
+                pthread_mutex_unlock(&p->mu);
+                sp_error pe = {0};
+                sp_status ps = st->ops->put_poll(up, &pe);
+                pthread_mutex_lock(&p->mu);
+                if (ps != SP_OK) {
+                    fail_locked(p, &pe);
+                    break;
+                }
+            }
         }
         if (p->failed) {
             pthread_mutex_unlock(&p->mu);

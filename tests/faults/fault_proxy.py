@@ -409,8 +409,9 @@ class Connection:
                     first, hdrs = parse_head(head)
                     status = int(first.split(" ", 2)[1])
                     if 100 <= status < 200:
-                        if not ex.hold:
-                            self._to_client(head)
+                        # "100 Continue" passes even for a stalled request:
+                        # the server asked for the body, then stopped reading.
+                        self._to_client(head)
                         continue
                     break
                 rec["status"] = status

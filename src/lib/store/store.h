@@ -15,6 +15,11 @@ typedef struct sp_store_ops {
     sp_status (*put_begin)(void *impl, const char *key, uint64_t size_hint, sp_upload **up, sp_error *err);
     /* Appends bytes in order; may block for back-pressure. */
     sp_status (*put_write)(sp_upload *up, const void *buf, size_t len, sp_error *err);
+    /* Optional (NULL if the backend has nothing in flight between writes):
+     * lets transfers progress while the writer waits for the next sealed
+     * bytes, so a pause in the input never looks like a stalled server.
+     * Never blocks; called from the same thread as put_write. */
+    sp_status (*put_poll)(sp_upload *up, sp_error *err);
     /* Makes the object visible atomically and checks its size equals the
      * bytes written; frees up in all cases. */
     sp_status (*put_commit)(sp_upload *up, sp_error *err);

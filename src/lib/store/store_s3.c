@@ -228,6 +228,9 @@ typedef struct s3_xfer {
     sp_s3_xml_error xerr;
 
     /* Progress. */
+    curl_off_t moved;  /* bytes up + down seen by the stall watchdog */
+    double last_move;  /* sp_now() when moved last changed */
+    int stalled;       /* the watchdog cut this attempt */
     CURL *easy;
     struct curl_slist *hdrs;
     size_t sent;
@@ -395,6 +398,26 @@ static sp_status add_header(struct curl_slist **l, const char *name, const char 
     } while (0)
 
 /* Builds, signs and hands one attempt to the multi handle. */
+/* The stall watchdog: curl's low-speed limit averages over a window of
+ * about 5 s, so a body that stops moving was cut 5-6 s late (measured by
+ * tests/integration/it_faults.sh); this cuts it stall_seconds after the
+ * last byte moved in either direction. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    s3_xfer *x = ud;
+    (void)dltotal;
+    (void)ultotal;
+    double now = sp_now();
+    if (dlnow + ulnow != x->moved || x->last_move == 0) {
+        x->moved = dlnow + ulnow;
+        x->last_move = now;
+        return 0;
+    }
+    if (now - x->last_move < (double)x->st->stall_seconds) return 0;
+    x->stalled = 1;
+    return 1; /* CURLE_ABORTED_BY_CALLBACK, read as a timeout below */
+}
+
 static sp_status xfer_start(CURLM *m, s3_xfer *x, sp_error *err)
 {
     s3_store *st = x->st;
@@ -464,6 +487,12 @@ static sp_status xfer_start(CURLM *m, s3_xfer *x, sp_error *err)
     /* A transfer that moves no byte for stall_seconds is cut and retried. */
     CURL_TRY(curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L));
     CURL_TRY(curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, st->stall_seconds));
+    x->moved = 0;
+    x->last_move = 0;
+    x->stalled = 0;
+    CURL_TRY(curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L));
+    CURL_TRY(curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress));
+    CURL_TRY(curl_easy_setopt(e, CURLOPT_XFERINFODATA, x));
     CURL_TRY(curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L));
     CURL_TRY(curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write));
     CURL_TRY(curl_easy_setopt(e, CURLOPT_WRITEDATA, x));
@@ -539,6 +568,10 @@ static void xfer_finished(CURLM *m, s3_xfer *x, CURLcode cc)
     curl_multi_remove_handle(m, x->easy);
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
     if (cc == CURLE_WRITE_ERROR && x->dst_enough) cc = CURLE_OK;
+    if (cc == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
+        cc = CURLE_OPERATION_TIMEDOUT;
+        msgf(x->curl_err, sizeof(x->curl_err), "no byte moved for %ld s", x->st->stall_seconds);
+    }
     x->cc = cc;
     if (cc == CURLE_WRITE_ERROR && x->dst_overflow) {
         x->state = XF_DONE;
@@ -1026,6 +1059,20 @@ static sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_err
     return SP_OK;
 }
 
+/* Between writes: parts already on the wire keep moving while the input
+ * pauses (a docker save reading a large layer), so curl's stall timer only
+ * ever measures the server. */
+static sp_status s3_put_poll(sp_upload *up, sp_error *err)
+{
+    if (up->failed) return report(up, err);
+    if (cancelled()) return fail_upload(up, SP_ERR_INTERRUPTED, err);
+    if (!busy_parts(up)) return SP_OK;
+    sp_status s = pump(up, 0, err);
+    if (s == SP_OK && up->failed) s = up->failed;
+    if (s != SP_OK) return fail_upload(up, s, err);
+    return SP_OK;
+}
+
 static sp_status head_size(s3_store *st, CURLM *m, s3_xfer *x, const char *path, int ignore_cancel, uint64_t *size,
                            sp_error *err)
 {
@@ -1220,6 +1267,7 @@ static const sp_store_ops s3_ops = {
     .scheme = "s3",
     .put_begin = s3_put_begin,
     .put_write = s3_put_write,
+    .put_poll = s3_put_poll,
     .put_commit = s3_put_commit,
     .put_abort = s3_put_abort,
     .stat = s3_stat,
