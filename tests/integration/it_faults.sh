@@ -30,7 +30,7 @@ STALL=3
 ATTEMPTS=4
 # Known library bugs, reproduced and reported rather than failed (see
 # docs/FAULTS.md, "Findings"); set to 0 when fixed to make the checks strict.
-KNOWN_BUG_LOST_CREATE=1 # a Create whose answer was lost leaves an orphan upload
+KNOWN_BUG_LOST_CREATE=0 # fixed: after a retried Create the other uploads of the key are aborted
 KNOWN_BUG_INPUT_PAUSE=0 # fixed: the pipeline polls the store while it waits (put_poll)
 STALL_SLACK=1.5         # fixed: sealpub's own watchdog cuts a stall on time
 KNOBS=(SEALPUB_S3_PART_SIZE=5M SEALPUB_S3_PARTS_IN_FLIGHT=3 "SEALPUB_S3_MAX_ATTEMPTS=$ATTEMPTS"

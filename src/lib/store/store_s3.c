@@ -835,9 +835,38 @@ static unsigned busy_parts(const sp_upload *up)
     return n;
 }
 
+static sp_status list_uploads(s3_store *st, int (*fn)(void *, const sp_s3_upload_info *), void *ctx, sp_error *err);
+
+/* Aborts one multipart upload by key and id (absent counts as done). */
+static sp_status abort_by_id(s3_store *st, const char *key, const char *upload_id, sp_error *err)
+{
+    s3_xfer x = {0};
+    xfer_init(&x, st, "DELETE", "AbortMultipartUpload");
+    raw_path(st, key, x.raw_path, sizeof(x.raw_path));
+    sp_status s = query_param(x.query, sizeof(x.query), "uploadId", upload_id, err);
+    if (s == SP_OK) s = xfer_run(NULL, &x, err);
+    xfer_release(&x);
+    return s == SP_ERR_NOT_FOUND ? SP_OK : s;
+}
+
+typedef struct lost_ctx {
+    sp_upload *up;
+    time_t since;
+} lost_ctx;
+
+static int abort_if_lost(void *vctx, const sp_s3_upload_info *u)
+{
+    lost_ctx *c = vctx;
+    sp_error e;
+    if (strcmp(u->key, c->up->key) == 0 && strcmp(u->upload_id, c->up->upload_id) != 0 && u->initiated >= c->since)
+        (void)abort_by_id(c->up->st, u->key, u->upload_id, &e);
+    return 0;
+}
+
 static sp_status create_multipart(sp_upload *up, sp_error *err)
 {
     s3_xfer *x = &up->ctl;
+    time_t started = time(NULL);
     xfer_init(x, up->st, "POST", "CreateMultipartUpload");
     snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
     snprintf(x->query, sizeof(x->query), "uploads=");
@@ -848,6 +877,13 @@ static sp_status create_multipart(sp_upload *up, sp_error *err)
         return sp_fail(err, SP_ERR_STORE, "S3 CreateMultipartUpload s3://%s/%.300s: %s", up->st->bucket, up->key,
                        xe.msg);
     up->multipart = 1;
+    /* A Create whose answer was lost still created an upload we never
+     * heard of: after a retried Create, abort the other uploads of this
+     * key started since (best effort; `sealpub cleanup` is the backstop). */
+    if (x->attempt > 1) {
+        lost_ctx c = {up, started - 5};
+        (void)list_uploads(up->st, abort_if_lost, &c, &xe);
+    }
     return SP_OK;
 }
 
@@ -1536,13 +1572,7 @@ static int abort_if_stale(void *vctx, const sp_s3_upload_info *u)
     stale_ctx *c = vctx;
     /* No date means we cannot tell its age: leave it. */
     if (!u->initiated || u->initiated > c->cutoff) return 0;
-    s3_xfer x = {0};
-    xfer_init(&x, c->st, "DELETE", "AbortMultipartUpload");
-    raw_path(c->st, u->key, x.raw_path, sizeof(x.raw_path));
-    sp_status s = query_param(x.query, sizeof(x.query), "uploadId", u->upload_id, c->err);
-    if (s == SP_OK) s = xfer_run(NULL, &x, c->err);
-    xfer_release(&x);
-    if (s == SP_ERR_NOT_FOUND) return 0; /* finished or aborted meanwhile */
+    sp_status s = abort_by_id(c->st, u->key, u->upload_id, c->err);
     if (s != SP_OK) {
         c->failed = s;
         return 1;
