@@ -5,7 +5,9 @@
 #   - the upload stage alone: a container already sealed, uploaded by sealpub's
 #     S3 store (publish --level 0 of the sealed bytes would re-seal, so this
 #     uses bench/s3_put, which drives the same store code with a file);
-#   - curl single PUT of the same sealed bytes (the reference client);
+#   - curl single PUT of the same sealed bytes (the reference client; its
+#     SHA-256 is computed before the clock starts, sealpub's is timed);
+#   - aws s3 cp of the same bytes, when the aws CLI is installed;
 #   - sealpub fetch back (download, verify, decrypt) and curl GET.
 # Needs the services env (scripts/services.sh start; source its env file).
 # Usage: bench/s3.sh [FILE]   (default: the image corpus of bench/run.sh)
@@ -51,6 +53,12 @@ sha=$(sha256sum "$obj" | cut -d' ' -f1)
 row "curl single PUT (sealed bytes)" "$osize" curl -sS -f --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:s3" \
     --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: $sha" -T "$obj" \
     "$AWS_ENDPOINT_URL_S3/$SEALPUB_TEST_BUCKET/$prefix/curl.enc"
+aws_cli=${AWS_CLI:-$(command -v /usr/bin/aws || command -v aws || true)}
+if [[ -n $aws_cli ]]; then
+    # The aws CLI (Debian's awscli package) with its default multipart settings.
+    row "aws s3 cp (sealed bytes; $("$aws_cli" --version 2>&1 | cut -d' ' -f1))" "$osize" "$aws_cli" --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 cp --only-show-errors "$obj" \
+        "s3://$SEALPUB_TEST_BUCKET/$prefix/aws.enc"
+fi
 row "sealpub fetch (download, verify, decrypt)" "$osize" "$bin" fetch --name bench --stage s3 --arch amd64 --version 1 -o "$work/out"
 row "curl GET (sealed bytes)" "$osize" curl -sS -f --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:s3" \
     --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: $EMPTY" -o "$work/get" \

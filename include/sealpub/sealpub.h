@@ -60,6 +60,8 @@ const char *sp_version(void);
 #define SP_OBJECT_KEY_MAX 1024
 
 typedef enum sp_on_exists { SP_ON_EXISTS_REPLACE = 0, SP_ON_EXISTS_FAIL } sp_on_exists;
+/* AUTO: io_uring, falling back to pread silently. The default is PREAD:
+ * it measured faster than io_uring here, warm and cold (docs/BENCHMARKS.md). */
 typedef enum sp_io_mode { SP_IO_AUTO = 0, SP_IO_URING, SP_IO_PREAD } sp_io_mode;
 
 /* Name checks shared by the CLI and the library: [A-Za-z0-9._-], not starting
@@ -93,7 +95,7 @@ typedef struct sp_publish_opts {
     const char *store_url;    /* NULL = $SEALPUB_STORE or the default home */
     const char *registry_url; /* NULL = $SEALPUB_REGISTRY / $DATABASE_URL or the default home */
     sp_on_exists on_exists;
-    sp_io_mode io_mode;
+    sp_io_mode io_mode;       /* default SP_IO_PREAD (sp_publish_opts_init) */
     uint64_t expect_size;     /* UINT64_MAX = not given */
     const char *expect_sha256;/* hex or NULL */
     int content_tar;          /* -1 auto, 0 no, 1 yes: check tar end-of-archive */

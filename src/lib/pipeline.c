@@ -516,6 +516,7 @@ void sp_publish_opts_init(sp_publish_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->level = -1;
+    o->io_mode = SP_IO_PREAD;
     o->expect_size = UINT64_MAX;
     o->content_tar = -1;
 }

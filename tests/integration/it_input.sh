@@ -17,7 +17,7 @@ for io in uring pread auto; do
     expect_exit 0 "--io $io" -- "${P[@]}" "$WORK/in.bin" --name io --version "$io" --io "$io"
     opened_equal "$(obj io "$io")" "$WORK/in.bin" && ok "--io $io round trip" || bad "--io $io content"
 done
-expect_exit 0 "io_uring unavailable: auto falls back silently" -- env SEALPUB_TEST_URING_FAIL=1 "${P[@]}" "$WORK/in.bin" --name io --version fallback
+expect_exit 0 "io_uring unavailable: auto falls back silently" -- env SEALPUB_TEST_URING_FAIL=1 "${P[@]}" "$WORK/in.bin" --name io --version fallback --io auto
 [[ -z $ERR ]] && ok "fallback printed nothing" || bad "fallback printed: $ERR"
 opened_equal "$(obj io fallback)" "$WORK/in.bin" && ok "fallback round trip" || bad "fallback content"
 expect_exit 2 "io_uring unavailable: --io uring says so" -- env SEALPUB_TEST_URING_FAIL=1 "${P[@]}" "$WORK/in.bin" --name io --version forced --io uring
