@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_helpers.h"
 #include "store/store.h"
 #include "store/store_s3.h"
 
@@ -169,38 +170,6 @@ static void expect_protocol_clean(void)
     cr_expect_eq(rc, 0, "protocol violations:\n%s", out);
 }
 
-static uint8_t *pattern(size_t n, unsigned seed)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (uint8_t)x;
-    }
-    return p;
-}
-
-/* Writes data in uneven slices, as the pipeline would. */
-static sp_status put_object(sp_store *st, const char *key, const uint8_t *data, size_t n, uint64_t hint, sp_error *err)
-{
-    sp_upload *up;
-    sp_status s = st->ops->put_begin(st->impl, key, hint, &up, err);
-    if (s != SP_OK) return s;
-    size_t off = 0, step = 777777;
-    while (off < n) {
-        size_t k = n - off < step ? n - off : step;
-        s = st->ops->put_write(up, data + off, k, err);
-        if (s != SP_OK) {
-            st->ops->put_abort(up);
-            return s;
-        }
-        off += k;
-        step = step * 3 % 1500007 + 1;
-    }
-    return st->ops->put_commit(up, err);
-}
 
 static void expect_stored(sp_store *st, const char *key, const uint8_t *data, size_t n)
 {
@@ -254,8 +223,8 @@ Test(s3_faults, round_trip_every_request_signed_and_sized)
         for (int known = 0; known < 2; known++) {
             char key[64];
             snprintf(key, sizeof(key), "obj-%zu-%d", sizes[i], known);
-            uint8_t *d = pattern(sizes[i], (unsigned)i);
-            cr_assert_eq(put_object(&st, key, d, sizes[i], known ? sizes[i] : UINT64_MAX, &err), SP_OK, "%s: %s",
+            uint8_t *d = sp_test_pattern(sizes[i], (unsigned)i);
+            cr_assert_eq(sp_test_put_object(&st, key, d, sizes[i], known ? sizes[i] : UINT64_MAX, &err), SP_OK, "%s: %s",
                          key, err.msg);
             expect_stored(&st, key, d, sizes[i]);
             free(d);
@@ -285,8 +254,8 @@ Test(s3_faults, stat_read_remove_semantics)
     char url[1100];
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
-    uint8_t *d = pattern(1000, 7);
-    cr_assert_eq(put_object(&st, "a/b", d, 1000, 1000, &err), SP_OK, "%s", err.msg);
+    uint8_t *d = sp_test_pattern(1000, 7);
+    cr_assert_eq(sp_test_put_object(&st, "a/b", d, 1000, 1000, &err), SP_OK, "%s", err.msg);
     uint64_t size;
     uint8_t buf[100];
     cr_expect_eq(st.ops->stat(st.impl, "missing", &size, &err), SP_ERR_NOT_FOUND);
@@ -319,8 +288,8 @@ Test(s3_faults, retries_throttling_and_5xx_then_succeeds)
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
     size_t n = 12 * MiB;
-    uint8_t *d = pattern(n, 3);
-    cr_assert_eq(put_object(&st, "retried", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    uint8_t *d = sp_test_pattern(n, 3);
+    cr_assert_eq(sp_test_put_object(&st, "retried", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
     expect_stored(&st, "retried", d, n);
     cr_expect_eq(proxy_count("--op UploadPart --part 1 --action error --status 503", 1), 1, "one SlowDown on part 1");
     cr_expect_eq(proxy_count("--op UploadPart --part 2 --action error --status 500", 2), 2, "two 500s on part 2");
@@ -341,8 +310,8 @@ Test(s3_faults, complete_200_with_error_body_is_retried)
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
     size_t n = 11 * MiB;
-    uint8_t *d = pattern(n, 4);
-    cr_assert_eq(put_object(&st, "late-error", d, n, n, &err), SP_OK, "%s", err.msg);
+    uint8_t *d = sp_test_pattern(n, 4);
+    cr_assert_eq(sp_test_put_object(&st, "late-error", d, n, n, &err), SP_OK, "%s", err.msg);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 2), 2);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload --action forward --status 200", 1), 1);
     expect_stored(&st, "late-error", d, n);
@@ -360,8 +329,8 @@ Test(s3_faults, complete_200_with_fatal_error_fails_and_aborts)
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
     size_t n = 11 * MiB;
-    uint8_t *d = pattern(n, 5);
-    cr_expect_eq(put_object(&st, "bad-complete", d, n, n, &err), SP_ERR_STORE);
+    uint8_t *d = sp_test_pattern(n, 5);
+    cr_expect_eq(sp_test_put_object(&st, "bad-complete", d, n, n, &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "CompleteMultipartUpload") && strstr(err.msg, "InvalidPart"), "%s", err.msg);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 1), 1, "a fatal code is not retried");
     cr_expect_eq(proxy_count("--op AbortMultipartUpload --action forward --status 204", 1), 1,
@@ -384,8 +353,8 @@ Test(s3_faults, complete_whose_answer_is_lost_still_commits)
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
     size_t n = 11 * MiB;
-    uint8_t *d = pattern(n, 6);
-    cr_assert_eq(put_object(&st, "lost-answer", d, n, n, &err), SP_OK, "%s", err.msg);
+    uint8_t *d = sp_test_pattern(n, 6);
+    cr_assert_eq(sp_test_put_object(&st, "lost-answer", d, n, n, &err), SP_OK, "%s", err.msg);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload --action drop_response --status 200", 1), 1);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 2), 2, "Complete was sent again");
     expect_stored(&st, "lost-answer", d, n);
@@ -404,7 +373,7 @@ Test(s3_faults, auth_errors_are_not_retried_and_read_clearly)
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
     uint8_t d[10] = {0};
-    cr_expect_eq(put_object(&st, "denied", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    cr_expect_eq(sp_test_put_object(&st, "denied", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
     char where[1200];
     snprintf(where, sizeof(where), "%s/denied", P.base_url);
     cr_expect(strstr(err.msg, "PutObject") && strstr(err.msg, "403") && strstr(err.msg, "SignatureDoesNotMatch") &&
@@ -427,8 +396,8 @@ Test(s3_faults, failing_part_aborts_the_upload)
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
     size_t n = 16 * MiB;
-    uint8_t *d = pattern(n, 6);
-    cr_expect_eq(put_object(&st, "doomed", d, n, UINT64_MAX, &err), SP_ERR_STORE);
+    uint8_t *d = sp_test_pattern(n, 6);
+    cr_expect_eq(sp_test_put_object(&st, "doomed", d, n, UINT64_MAX, &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "UploadPart 2") && strstr(err.msg, "InternalError") && strstr(err.msg, "3 attempts"),
               "%s", err.msg);
     cr_expect_eq(proxy_count("--op UploadPart --part 2", 3), 3);
@@ -448,8 +417,8 @@ Test(s3_faults, connection_resets_exhaust_the_attempts)
     char url[1100];
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
-    uint8_t *d = pattern(3000, 1);
-    cr_expect_eq(put_object(&st, "reset", d, 3000, 3000, &err), SP_ERR_STORE);
+    uint8_t *d = sp_test_pattern(3000, 1);
+    cr_expect_eq(sp_test_put_object(&st, "reset", d, 3000, 3000, &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "PutObject") && strstr(err.msg, "after 3 attempts"), "%s", err.msg);
     cr_expect_eq(proxy_count("--op PutObject --action reset", 3), 3);
     free(d);
@@ -469,7 +438,7 @@ Test(s3_faults, stalled_transfer_is_cut_and_retried)
     rules("[{\"op\": \"PutObject\", \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1000000000, "
           "\"seconds\": 30}]");
     uint8_t d[100] = {1};
-    cr_assert_eq(put_object(&st, "stalled", d, sizeof(d), sizeof(d), &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_test_put_object(&st, "stalled", d, sizeof(d), sizeof(d), &err), SP_OK, "%s", err.msg);
     cr_expect_eq(proxy_count("--op PutObject", 2), 2);
     expect_stored(&st, "stalled", d, sizeof(d));
 
@@ -477,8 +446,8 @@ Test(s3_faults, stalled_transfer_is_cut_and_retried)
     rules("[{\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1048576, "
           "\"seconds\": 30}]");
     size_t n = 11 * MiB;
-    uint8_t *big = pattern(n, 2);
-    cr_assert_eq(put_object(&st, "stalled-part", big, n, n, &err), SP_OK, "%s", err.msg);
+    uint8_t *big = sp_test_pattern(n, 2);
+    cr_assert_eq(sp_test_put_object(&st, "stalled-part", big, n, n, &err), SP_OK, "%s", err.msg);
     cr_expect_eq(proxy_count("--op UploadPart --part 1 --action stall", 1), 1);
     cr_expect_eq(proxy_count("--op UploadPart --part 1 --action forward --status 200", 1), 1, "part 1 resent");
     expect_stored(&st, "stalled-part", big, n);
@@ -503,7 +472,7 @@ Test(s3_faults, size_mismatch_after_commit_fails_and_deletes)
     sp_error err = {0};
     open_store("", &st, url, sizeof(url));
     uint8_t d[100] = {2};
-    cr_expect_eq(put_object(&st, "short", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    cr_expect_eq(sp_test_put_object(&st, "short", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "99 bytes") && strstr(err.msg, "expected 100"), "%s", err.msg);
     cr_expect_eq(proxy_count("--op HeadObject --action head_length_delta", 1), 1);
     cr_expect_eq(proxy_count("--op DeleteObject --action forward --status 204", 1), 1, "the object was deleted");
@@ -537,7 +506,7 @@ Test(s3_faults, cancel_flag_stops_a_part_mid_body_and_aborts)
     sp_upload *up;
     cr_assert_eq(st.ops->put_begin(st.impl, "cancelled", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
     size_t n = 12 * MiB;
-    uint8_t *d = pattern(n, 8);
+    uint8_t *d = sp_test_pattern(n, 8);
     cr_assert_eq(st.ops->put_write(up, d, n, &err), SP_OK, "%s", err.msg);
     cr_expect_eq(uploads_left(url), 1);
     pthread_t t;
@@ -568,7 +537,7 @@ Test(s3_faults, abort_stale_uploads_only_under_the_prefix)
     open_store("p", &st, url_p, sizeof(url_p));
     open_store("q", &other, url_q, sizeof(url_q));
     size_t n = 6 * MiB;
-    uint8_t *d = pattern(n, 9);
+    uint8_t *d = sp_test_pattern(n, 9);
     sp_upload *up1, *up2;
     cr_assert_eq(st.ops->put_begin(st.impl, "left1", UINT64_MAX, &up1, &err), SP_OK);
     cr_assert_eq(st.ops->put_write(up1, d, n, &err), SP_OK, "%s", err.msg); /* starts the multipart upload */
@@ -604,7 +573,7 @@ Test(s3_faults, missing_bucket_is_one_clear_request)
     snprintf(url, sizeof(url), "s3://sealpub-missing-%d", (int)getpid());
     cr_assert_eq(sp_store_s3_open(url, &st, &err), SP_OK, "%s", err.msg);
     uint8_t d[1] = {0};
-    cr_expect_eq(put_object(&st, "x", d, 1, 1, &err), SP_ERR_STORE);
+    cr_expect_eq(sp_test_put_object(&st, "x", d, 1, 1, &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "NoSuchBucket") && strstr(err.msg, "404"), "%s", err.msg);
     cr_expect_eq(proxy_count("--op PutObject --status 404", 1), 1, "a missing bucket is not retried");
     sp_store_close(&st);

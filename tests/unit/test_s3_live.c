@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_helpers.h"
 #include "store/store.h"
 #include "store/store_s3.h"
 
@@ -39,38 +40,6 @@ static void need_service(void)
     snprintf(base_url, sizeof(base_url), "%.*s/test-s3-live-%ld-%d", (int)n, url, (long)time(NULL), (int)getpid());
 }
 
-static uint8_t *pattern(size_t n, unsigned seed)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (uint8_t)x;
-    }
-    return p;
-}
-
-static sp_status put_object(sp_store *st, const char *key, const uint8_t *data, size_t n, uint64_t hint, sp_error *err)
-{
-    sp_upload *up;
-    sp_status s = st->ops->put_begin(st->impl, key, hint, &up, err);
-    if (s != SP_OK) return s;
-    /* Uneven slices, like the pipeline's records. */
-    size_t off = 0, step = 1000003;
-    while (off < n) {
-        size_t k = n - off < step ? n - off : step;
-        s = st->ops->put_write(up, data + off, k, err);
-        if (s != SP_OK) {
-            st->ops->put_abort(up);
-            return s;
-        }
-        off += k;
-        step = step * 7 % 3000017 + 1;
-    }
-    return st->ops->put_commit(up, err);
-}
 
 static int count_uploads(void *ctx, const sp_s3_upload_info *u)
 {
@@ -107,8 +76,8 @@ Test(s3_live, put_stat_read_remove_across_part_boundaries)
         size_t n = cases[i].size;
         char key[128];
         snprintf(key, sizeof(key), "sizes/obj-%zu-%s", n, cases[i].known ? "known" : "unknown");
-        uint8_t *d = pattern(n, (unsigned)i + 1);
-        cr_assert_eq(put_object(&st, key, d, n, cases[i].known ? n : UINT64_MAX, &err), SP_OK, "%s: %s", key, err.msg);
+        uint8_t *d = sp_test_pattern(n, (unsigned)i + 1);
+        cr_assert_eq(sp_test_put_object(&st, key, d, n, cases[i].known ? n : UINT64_MAX, &err), SP_OK, "%s: %s", key, err.msg);
 
         uint64_t size = 12345;
         cr_assert_eq(st.ops->stat(st.impl, key, &size, &err), SP_OK, "%s", err.msg);
@@ -144,7 +113,7 @@ Test(s3_live, keys_that_need_encoding_are_signed_right)
     static const char *keys[] = {"enc/a b+c=d&e~f.g_h-i", "enc/caf\xC3\xA9 $ (1) [2] ,;!'*", "enc/x%2Fy%20z"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         uint8_t d[3] = {1, 2, (uint8_t)i};
-        cr_assert_eq(put_object(&st, keys[i], d, sizeof(d), sizeof(d), &err), SP_OK, "%s: %s", keys[i], err.msg);
+        cr_assert_eq(sp_test_put_object(&st, keys[i], d, sizeof(d), sizeof(d), &err), SP_OK, "%s: %s", keys[i], err.msg);
         uint8_t back[3];
         cr_assert_eq(st.ops->read_range(st.impl, keys[i], 0, back, 3, &err), SP_OK, "%s", err.msg);
         cr_expect(memcmp(back, d, 3) == 0);
@@ -160,7 +129,7 @@ Test(s3_live, abort_leaves_no_multipart_upload)
     sp_error err = {0};
     cr_assert_eq(sp_store_open(base_url, &st, &err), SP_OK, "%s", err.msg);
     size_t n = 12 * MiB;
-    uint8_t *d = pattern(n, 99);
+    uint8_t *d = sp_test_pattern(n, 99);
     sp_upload *up;
     cr_assert_eq(st.ops->put_begin(st.impl, "aborted/obj", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
     cr_assert_eq(st.ops->put_write(up, d, n, &err), SP_OK, "%s", err.msg);
@@ -183,7 +152,7 @@ Test(s3_live, cancel_flag_interrupts_and_aborts)
     cr_assert_eq(sp_store_open(base_url, &st, &err), SP_OK, "%s", err.msg);
     sp_s3_set_cancel_flag(&cancel_flag);
     size_t n = 16 * MiB;
-    uint8_t *d = pattern(n, 5);
+    uint8_t *d = sp_test_pattern(n, 5);
     sp_upload *up;
     cr_assert_eq(st.ops->put_begin(st.impl, "cancelled/obj", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
     cr_assert_eq(st.ops->put_write(up, d, n, &err), SP_OK, "%s", err.msg);
@@ -205,7 +174,7 @@ Test(s3_live, abort_stale_cleans_the_prefix)
     sp_error err = {0};
     cr_assert_eq(sp_store_open(base_url, &st, &err), SP_OK, "%s", err.msg);
     size_t n = 6 * MiB;
-    uint8_t *d = pattern(n, 6);
+    uint8_t *d = sp_test_pattern(n, 6);
     sp_upload *up;
     cr_assert_eq(st.ops->put_begin(st.impl, "stale/obj", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
     cr_assert_eq(st.ops->put_write(up, d, n, &err), SP_OK, "%s", err.msg); /* part 1 on the wire */
@@ -232,7 +201,7 @@ Test(s3_live, wrong_secret_is_signature_does_not_match)
     sp_error err = {0};
     cr_assert_eq(sp_store_open(base_url, &st, &err), SP_OK, "%s", err.msg);
     uint8_t d[4] = {0};
-    cr_expect_eq(put_object(&st, "denied/obj", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    cr_expect_eq(sp_test_put_object(&st, "denied/obj", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
     cr_log_info("wrong secret: %s", err.msg);
     cr_expect(strstr(err.msg, "SignatureDoesNotMatch") && strstr(err.msg, "403") && strstr(err.msg, "PutObject"),
               "%s", err.msg);
@@ -249,13 +218,13 @@ Test(s3_live, missing_bucket_is_no_such_bucket)
     snprintf(url, sizeof(url), "s3://sealpub-missing-%d", (int)getpid());
     cr_assert_eq(sp_store_open(url, &st, &err), SP_OK, "%s", err.msg);
     uint8_t d[4] = {0};
-    cr_expect_eq(put_object(&st, "obj", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    cr_expect_eq(sp_test_put_object(&st, "obj", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
     cr_log_info("missing bucket: %s", err.msg);
     cr_expect(strstr(err.msg, "NoSuchBucket") && strstr(err.msg, "404"), "%s", err.msg);
     /* And with multipart: CreateMultipartUpload fails the same way. */
     size_t n = 6 * MiB;
-    uint8_t *big = pattern(n, 1);
-    cr_expect_eq(put_object(&st, "obj", big, n, UINT64_MAX, &err), SP_ERR_STORE);
+    uint8_t *big = sp_test_pattern(n, 1);
+    cr_expect_eq(sp_test_put_object(&st, "obj", big, n, UINT64_MAX, &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "NoSuchBucket"), "%s", err.msg);
     free(big);
     sp_store_close(&st);
@@ -270,7 +239,7 @@ Test(s3_live, unreachable_endpoint_is_a_clear_error)
     sp_error err = {0};
     cr_assert_eq(sp_store_open(base_url, &st, &err), SP_OK, "%s", err.msg);
     uint8_t d[4] = {0};
-    cr_expect_eq(put_object(&st, "obj", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    cr_expect_eq(sp_test_put_object(&st, "obj", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
     cr_log_info("unreachable: %s", err.msg);
     cr_expect(strstr(err.msg, "127.0.0.1:1") && strstr(err.msg, "connect") && strstr(err.msg, "after 2 attempts"),
               "%s", err.msg);
