@@ -211,7 +211,7 @@ static int looks_emulated(void)
 #if defined(__x86_64__) || defined(__i386__)
     return arm && !x86;
 #else
-    return x86;
+    return x86 && !arm;
 #endif
 }
 
@@ -314,7 +314,9 @@ static void *work(void *arg)
     corpus *c = j->c;
     size_t cap = out_cap_for(c->chunk);
     uint8_t *out = NULL, *level_buf = NULL;
+#ifdef SP_HAVE_ISAL
     size_t level_buf_size = 0;
+#endif
     sp_codec *codec = NULL;
     sp_aead *aead = NULL;
     struct libdeflate_compressor *ld = NULL;
@@ -609,7 +611,7 @@ static void measure_store(const options *o, const corpus *c, const char *dir)
 
 static void measure_publish(const options *o, const corpus *c, const char *work)
 {
-    char store_url[1100], reg_url[1100], store_dir[1024];
+    char store_dir[1100], store_url[1200], reg_url[1200];
     snprintf(store_dir, sizeof(store_dir), "%s/publish-store", work);
     snprintf(store_url, sizeof(store_url), "file://%s", store_dir);
     snprintf(reg_url, sizeof(reg_url), "sqlite://%s/registry.db", work);
@@ -654,7 +656,7 @@ static void measure_publish(const options *o, const corpus *c, const char *work)
 
 /* ------------------------------------------------------------------ JSON */
 
-static void json_result(FILE *f, const result *r, const options *o)
+static void json_result(FILE *f, const result *r)
 {
     double mb = (double)r->bytes / 1e6;
     fprintf(f, "    {\"stage\":\"%s\",\"variant\":\"%s\",\"level\":", r->stage, r->variant);
@@ -671,7 +673,6 @@ static void json_result(FILE *f, const result *r, const options *o)
     fprintf(f, "\"reps\":%u,\"load1\":%.2f,\"samples_mb_per_s\":[", r->nsamples, r->load1);
     for (unsigned k = 0; k < r->nsamples && k < MAX_REPS; k++) fprintf(f, "%s%.2f", k ? "," : "", r->samples[k]);
     fputs("]}", f);
-    (void)o;
 }
 
 /* The stages publish runs on its worker pool, and publish itself. */
@@ -692,13 +693,13 @@ static const result *find_result(const char *stage, const char *variant, int lev
 static void write_json(FILE *f, const options *o, const corpus *c, const char *date, const double load_start[3])
 {
     struct utsname u;
-    char model[256], features[512];
+    char model[320], features[512];
     uname(&u);
     cpu_model(model, sizeof(model));
     if (o->emulated) {
-        char host[256];
-        snprintf(host, sizeof(host), "%s", model);
-        snprintf(model, sizeof(model), "EMULATED (qemu-user) on %s", host);
+        char host[sizeof(model)];
+        memcpy(host, model, sizeof(model));
+        snprintf(model, sizeof(model), "EMULATED (qemu-user) on %.280s", host);
     }
     sp_cpu_features(features, sizeof(features));
     double load_end[3];
@@ -744,7 +745,7 @@ static void write_json(FILE *f, const options *o, const corpus *c, const char *d
             c->chunk, o->reps, o->sample, o->slow_sample, SLOW_LEVEL);
     fputs(" \"results\":[\n", f);
     for (unsigned i = 0; i < nresults; i++) {
-        json_result(f, &results[i], o);
+        json_result(f, &results[i]);
         fputs(i + 1 < nresults ? ",\n" : "\n", f);
     }
     fputs(" ],\n \"scaling\":[\n", f);

@@ -21,8 +21,9 @@
 #                  "emulated" and its figures measure qemu, NOT arm64 hardware
 #  after --         passed to every bench/stages run (e.g. -- --levels 1,6 --stages deflate,isal)
 #
-# Environment: SEALPUB_BUILD_DIR (default ./build; configured and built when
-# bench/stages is missing or older than bench/stages.c), SEALPUB_STAGES_DIR,
+# Environment: SEALPUB_BUILD_DIR (default ./build; configured when new, without
+# the test suite if Criterion is missing; the stages target is rebuilt before
+# every run unless SEALPUB_NO_BUILD=1), SEALPUB_STAGES_DIR,
 # SEALPUB_ARM64_SYSROOT (for --qemu-arm64; default ./build-arm64-sysroot).
 # Output: $OUT/stages-<arch>-<UTC date>.json: {"schema":1,"tool":"sealpub-stages-set",
 # "host", "runs":[one bench/stages document per corpus]}; bench/compare reads it.
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
     --quick) SCALE=0.05 REPS=1 ;;
     --qemu-arm64) QEMU_BUILD=$2; shift ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "stages.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
   esac
   shift
@@ -69,15 +70,20 @@ if [ -n "$QEMU_BUILD" ]; then
   NOTE="EMULATED under qemu-user on $(uname -m): these figures measure the emulator, not arm64 hardware. ${NOTE}"
 else
   STAGES=$BUILD/bench/stages
-  if ! [ -x "$STAGES" ] || [ "$BENCH/stages.c" -nt "$STAGES" ]; then
+  # Built every time (a no-op when current): the library under test must be this tree's.
+  if [ "${SEALPUB_NO_BUILD:-0}" != 1 ]; then
     log "building bench/stages in $BUILD (log: $CACHE/build.log)"
-    if ! { { [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD"; } &&
+    # A fresh build dir needs Criterion only for the test suite, which this does not build.
+    CONFIG=(-S "$ROOT" -B "$BUILD")
+    pkg-config --exists criterion 2>/dev/null || CONFIG+=(-DSEALPUB_TESTS=OFF)
+    if ! { { [ -f "$BUILD/CMakeCache.txt" ] || cmake "${CONFIG[@]}"; } &&
            cmake --build "$BUILD" --target stages -j"$(nproc)"; } > "$CACHE/build.log" 2>&1; then
       tail -20 "$CACHE/build.log" >&2
       echo "stages.sh: build failed" >&2
       exit 1
     fi
   fi
+  [ -x "$STAGES" ] || { echo "stages.sh: no $STAGES" >&2; exit 1; }
   RUNNER=("$STAGES")
   ARCH=$(uname -m)
 fi
@@ -118,12 +124,15 @@ for c in "${CORPUS_LIST[@]}"; do
 done
 
 RESULT=$OUT/stages-$ARCH-$STAMP.json
-python3 - "$RESULT" "$SCALE" "${JSONS[@]}" <<'EOF'
+# Which tree was measured (read-only git queries; "unknown" outside a checkout).
+COMMIT=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$ROOT" --no-optional-locks status --porcelain --untracked-files=no -- src include bench 2>/dev/null | wc -l)
+python3 - "$RESULT" "$SCALE" "$COMMIT" "$DIRTY" "${JSONS[@]}" <<'EOF'
 import json, sys
-out, scale, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+out, scale, commit, dirty, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 runs = [json.load(open(f)) for f in files]
 doc = {"schema": 1, "tool": "sealpub-stages-set", "date": runs[0]["date"], "scale": float(scale),
-       "host": runs[0]["host"], "runs": runs}
+       "source": {"commit": commit, "modified_files": int(dirty)}, "host": runs[0]["host"], "runs": runs}
 # The load at the end of the set is the last run's.
 doc["host"] = dict(doc["host"], load_avg_end=runs[-1]["host"]["load_avg_end"])
 
