@@ -9,6 +9,9 @@
 # Debian -dev packages ship them. Threads need no flag on glibc >= 2.34;
 # -pthread keeps older C libraries right.
 set(SEALPUB_PC_DEPS "libcrypto libdeflate liburing libcurl libpq sqlite3")
+if(ISAL_FOUND)
+  string(APPEND SEALPUB_PC_DEPS " libisal")
+endif()
 get_target_property(_sealpub_type sealpub TYPE)
 if(_sealpub_type STREQUAL "STATIC_LIBRARY")
   # libsealpub.a records none of its dependencies, so every program that
@@ -106,7 +109,10 @@ if(SEALPUB_DEB_SHLIBDEPS AND NOT CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libcurl4 (>= 7.66.0), libdeflate0 (>= 1.0), libpq5 (>= 9.0~), libsqlite3-0 (>= 3.5.9), libssl3 (>= 3.0.0), liburing2 (>= 2.3)")
+    "libc6 (>= 2.34), libcurl4 (>= 7.66.0), libdeflate0 (>= 1.0), libpq5 (>= 9.0~), libsqlite3-0 (>= 3.5.9), libssl3 (>= 3.0.0), liburing2 (>= 2.3)
+  if(ISAL_FOUND)
+    string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libisal2 (>= 2.30)")
+  endif()")
 endif()
 # Linking a program against libsealpub.a (pkg-config sealpub) needs the
 # dependencies' headers-and-.so packages too; the command does not.

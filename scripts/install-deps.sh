@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD_PKGS=(
     build-essential cmake pkg-config
     libssl-dev libdeflate-dev liburing-dev libcurl4-openssl-dev libpq-dev
-    libsqlite3-dev libcriterion-dev
+    libsqlite3-dev libcriterion-dev libisal-dev
     clang llvm libclang-rt-14-dev
     pigz python3 python3-yaml python3-jsonschema python3-cryptography
     sqlite3 curl time
