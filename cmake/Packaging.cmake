@@ -109,10 +109,10 @@ if(SEALPUB_DEB_SHLIBDEPS AND NOT CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libcurl4 (>= 7.66.0), libdeflate0 (>= 1.0), libpq5 (>= 9.0~), libsqlite3-0 (>= 3.5.9), libssl3 (>= 3.0.0), liburing2 (>= 2.3)
+    "libc6 (>= 2.34), libcurl4 (>= 7.66.0), libdeflate0 (>= 1.0), libpq5 (>= 9.0~), libsqlite3-0 (>= 3.5.9), libssl3 (>= 3.0.0), liburing2 (>= 2.3)")
   if(ISAL_FOUND)
     string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libisal2 (>= 2.30)")
-  endif()")
+  endif()
 endif()
 # Linking a program against libsealpub.a (pkg-config sealpub) needs the
 # dependencies' headers-and-.so packages too; the command does not.
