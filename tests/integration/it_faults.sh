@@ -286,27 +286,22 @@ a=$(plog count --op UploadPart --part 2 --action forward --status 200)
 obs "${n}x 503 on part 2, then 200"
 end_case
 
-begin_case 2a "retried, published, correct" "500 InternalError on CompleteMultipartUpload, once"
-rules '[{"op": "CompleteMultipartUpload", "times": 1, "action": "error", "status": 500, "code": "InternalError"}]'
-run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c2a --content raw
-check_published c2a
-count_at_least 1 "500 served on Complete" --op CompleteMultipartUpload --action error --status 500
-n=$N
-a=$(plog count --op CompleteMultipartUpload --action forward --status 200)
-[[ $a == 1 ]] && ok "Complete retried and accepted" || bad "Complete accepted $a times"
-obs "${n}x 500 on Complete, then 200"
-end_case
-
-begin_case 2b "retried, published, correct" "CompleteMultipartUpload answers 200 with an <Error> InternalError body, once"
-rules '[{"op": "CompleteMultipartUpload", "times": 1, "action": "error", "status": 200, "code": "InternalError"}]'
-run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c2b --content raw
-check_published c2b
-count_at_least 1 "200+Error served on Complete" --op CompleteMultipartUpload --action error --status 200
-n=$N
-a=$(plog count --op CompleteMultipartUpload --action forward --status 200)
-[[ $a == 1 ]] && ok "Complete retried and accepted" || bad "Complete accepted $a times"
-obs "${n}x 200+<Error> on Complete, then 200"
-end_case
+# Cases 2a and 2b: Complete fails once (STATUS with an <Error> InternalError
+# body; 200 is S3's "succeeded, then failed" answer), is resent and accepted.
+complete_fails_once() { # case status what observed
+    begin_case "$1" "retried, published, correct" "$3"
+    rules "[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"error\", \"status\": $2, \"code\": \"InternalError\"}]"
+    run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version "c$1" --content raw
+    check_published "c$1"
+    count_at_least 1 "$2 served on Complete" --op CompleteMultipartUpload --action error --status "$2"
+    n=$N
+    a=$(plog count --op CompleteMultipartUpload --action forward --status 200)
+    [[ $a == 1 ]] && ok "Complete retried and accepted" || bad "Complete accepted $a times"
+    obs "${n}x $4 on Complete, then 200"
+    end_case
+}
+complete_fails_once 2a 500 "500 InternalError on CompleteMultipartUpload, once" 500
+complete_fails_once 2b 200 "CompleteMultipartUpload answers 200 with an <Error> InternalError body, once" "200+<Error>"
 
 begin_case 2c "retried, published, correct" "the answer to CompleteMultipartUpload is lost (the server completed it)"
 rules '[{"op": "CompleteMultipartUpload", "times": 1, "action": "drop_response"}]'

@@ -45,8 +45,8 @@ static int same_files(const char *a, const char *b)
     return system(cmd) == 0;
 }
 
-static sp_status publish(const char *version, unsigned threads, size_t chunk, volatile const int *cancel,
-                         sp_error *err)
+static sp_status publish(const char *version, unsigned threads, size_t chunk, int content_tar,
+                         volatile const int *cancel, sp_error *err)
 {
     sp_publish_opts o;
     sp_publish_opts_init(&o);
@@ -57,6 +57,7 @@ static sp_status publish(const char *version, unsigned threads, size_t chunk, vo
     o.version = version;
     o.threads = threads;
     o.chunk_size = chunk;
+    o.content_tar = content_tar;
     o.cancel = cancel;
     sp_publish_result r;
     return sp_publish(&o, &r, err);
@@ -93,7 +94,7 @@ int main(void)
             snprintf(version, sizeof(version), "t%u-s%zu", threads[t], s);
             write_input(sizes[s], (unsigned)(t * 10 + s));
             sp_error err = {0};
-            sp_status st = publish(version, threads[t], 1u << 20, NULL, &err);
+            sp_status st = publish(version, threads[t], 1u << 20, -1, NULL, &err);
             CHECK(st == SP_OK, "publish %s: %s", version, err.msg);
             char obj[256];
             snprintf(obj, sizeof(obj), "%s/objects/dev/stress-amd64-%s.enc", home, version);
@@ -115,7 +116,7 @@ int main(void)
         pthread_t t;
         pthread_create(&t, NULL, cancel_soon, NULL);
         sp_error err = {0};
-        sp_status st = publish("cancelled", 4, 1u << 20, &cancel_flag, &err);
+        sp_status st = publish("cancelled", 4, 1u << 20, -1, &cancel_flag, &err);
         pthread_join(t, NULL);
         CHECK(st == SP_ERR_INTERRUPTED || st == SP_OK, "cancel: %s", err.msg);
         char obj[256];
@@ -131,18 +132,8 @@ int main(void)
              home, home, home, in);
     CHECK(system(cmd) == 0, "make tar");
     {
-        sp_publish_opts o;
-        sp_publish_opts_init(&o);
-        o.input = in;
-        o.name = "stress";
-        o.stage = "dev";
-        o.version = "cut";
-        o.threads = 4;
-        o.chunk_size = 1u << 20;
-        o.content_tar = 1;
-        sp_publish_result r;
         sp_error err = {0};
-        CHECK(sp_publish(&o, &r, &err) == SP_ERR_INPUT, "truncated tar: %s", err.msg);
+        CHECK(publish("cut", 4, 1u << 20, 1, NULL, &err) == SP_ERR_INPUT, "truncated tar: %s", err.msg);
     }
 
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
