@@ -132,8 +132,11 @@ def main():
                 ("bound (libdeflate L%d, same threads/chunks)" % L, get(c, "bound", L))]
         if c == "fp16" and L != 1:
             rows.append(("bound at level 1", get(c, "bound", 1)))
+        if c == "fp16" and L != 6:
+            rows.append(("bound at level 6", get(c, "bound", 6)))
         rows += [("pigz -p %d -6 \\| openssl aes-256-ctr \\| sha256sum" % a.threads, get(c, "pigz", 6)),
-                 ("python gzip+AESGCM+sha256", get(c, "python", 6))]
+                 ("python gzip+AESGCM+sha256", get(c, "python", 6)),
+                 ("dd conv=fsync (plain copy to the same disk)", get(c, "dd", 0))]
         plain = next((r["plain_size"] for _, r in rows if r), 0)
         p("### %s (%d bytes = %.0f MiB)%s" % (c, plain, plain / MIB,
           "" if c not in verify else ("; sealpub open round-trip: %s" % ("ok" if verify[c] else "FAILED"))))
@@ -177,7 +180,29 @@ def main():
         s = get(c, "sealpub", L)
         if s:
             target("%s: sealpub peak RSS MiB" % c, s["peak_rss_mib"], "<= 64", s["peak_rss_mib"] <= 64)
+    # Issue 18 (per-chunk codec choice): against the same run's baselines.
+    pz = get("image", "pigz", 6)
+    if sp and pz:
+        v = sp["mb_per_s"] / pz["mb_per_s"]
+        target("image: sealpub / pigz pipeline MB/s (issue 18)", round(v, 3), ">= 3.0", v >= 3.0, cpu_ratio(sp, pz))
+        v = sp["output_bytes"] / pz["output_bytes"]
+        target("image: sealpub output / pigz -6 output", round(v, 4), "<= 1.01", v <= 1.01)
+    for c in corpora:
+        s, d = get(c, "sealpub", L), get(c, "dd", 0)
+        if s and d:
+            v = s["wall_s"] / d["wall_s"]
+            target("%s: sealpub time / dd conv=fsync time" % c, round(v, 3), "<= 2", v <= 2)
+        if s:
+            target("%s: sealpub peak RSS MiB (issue 18)" % c, s["peak_rss_mib"], "<= 45", s["peak_rss_mib"] <= 45)
+    f, f6 = get("fp16", "sealpub", L), get("fp16", "bound", 6) or (get("fp16", "bound", L) if L == 6 else None)
+    if f and f6:
+        v = f["output_bytes"] / f6["output_bytes"]
+        target("fp16: sealpub output / libdeflate level-6 output", round(v, 4), "<= 1.01", v <= 1.01)
     f, f1 = get("fp16", "sealpub", L), get("fp16", "bound", 1)
+    if f and f1:
+        v = f["mb_per_s"] / f1["mb_per_s"]
+        target("fp16: sealpub / bound level 1 MB/s (issue 18; stretch 4)", round(v, 3), ">= 3", v >= 3,
+               cpu_ratio(f, f1))
     if f and f1:
         v = f["mb_per_s"] / f1["mb_per_s"]
         target("fp16: sealpub / bound level 1 MB/s", round(v, 3), ">= 4", v >= 4, cpu_ratio(f, f1))

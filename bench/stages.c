@@ -104,7 +104,7 @@ typedef struct result {
     const char *stage, *variant;
     int level; /* -1: none */
     unsigned threads, nsamples;
-    uint64_t bytes, out_bytes, stored_chunks;
+    uint64_t bytes, out_bytes, kinds[3]; /* chunks per sp_codec_kind: deflated, stored, fast */
     int has_out;
     double wall, cpu, load1, samples[MAX_REPS];
 } result;
@@ -269,7 +269,7 @@ typedef struct job {
 typedef struct worker {
     pthread_t tid;
     job *j;
-    uint64_t out_bytes, stored;
+    uint64_t out_bytes, kinds[3];
     int failed;
     sp_error err;
 } worker;
@@ -344,21 +344,22 @@ static void *work(void *arg)
     for (size_t k; !w->failed && (k = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->set->n;) {
         size_t i = j->set->idx[k], len = chunk_len(c, i), n = 0;
         uint8_t *in = c->data + i * c->chunk;
-        int stored = 0;
+        sp_codec_kind kind = SP_CODEC_DEFLATE;
         switch (j->kind) {
         case K_CODEC:
-            if (sp_codec_compress(codec, in, len, out, cap, &n, &stored, &w->err) != SP_OK) w->failed = 1;
+            if (sp_codec_compress(codec, in, len, out, cap, &n, &kind, &w->err) != SP_OK) w->failed = 1;
             break;
         case K_LIBDEFLATE:
             n = libdeflate_gzip_compress(ld, in, len, out, cap);
             /* publish would store such a chunk: count it at its stored size */
-            if (!n || n >= len) n = sp_codec_bound(len) - 64, stored = 1;
+            if (!n || n >= len) n = sp_codec_bound(len) - 64, kind = SP_CODEC_STORED;
             break;
         case K_ISAL:
+            kind = SP_CODEC_FAST;
 #ifdef SP_HAVE_ISAL
             n = isal_gzip(j->level, level_buf, level_buf_size, in, len, out, cap);
             if (!n) w->failed = 1, sp_fail(&w->err, SP_ERR_INTERNAL, "isal_deflate_stateless failed on chunk %zu", i);
-            else if (n >= len) n = sp_codec_bound(len) - 64, stored = 1;
+            else if (n >= len) n = sp_codec_bound(len) - 64, kind = SP_CODEC_STORED;
 #endif
             break;
         case K_AES: {
@@ -372,7 +373,7 @@ static void *work(void *arg)
         }
         }
         w->out_bytes += n;
-        w->stored += (uint64_t)stored;
+        if (j->kind != K_AES) w->kinds[kind]++;
     }
     sp_codec_free(codec);
     sp_aead_free(aead);
@@ -384,7 +385,7 @@ static void *work(void *arg)
 
 /* One timed run of kind on threads threads; fills wall/cpu/out. */
 static void run_parallel(corpus *c, const sample *set, kernel kind, int level, unsigned threads, const uint8_t *key,
-                         double *wall, double *cpu, uint64_t *out, uint64_t *stored)
+                         double *wall, double *cpu, uint64_t *out, uint64_t kinds[3])
 {
     static uint64_t runs;
     job j = {.c = c, .set = set, .kind = kind, .level = level, .run = runs++, .key = key};
@@ -401,11 +402,11 @@ static void run_parallel(corpus *c, const sample *set, kernel kind, int level, u
     for (unsigned t = 0; t < threads; t++) pthread_join(w[t].tid, NULL);
     *wall = sp_now() - t0;
     *cpu = cpu_now() - c0;
-    *out = *stored = 0;
+    *out = kinds[0] = kinds[1] = kinds[2] = 0;
     for (unsigned t = 0; t < threads; t++) {
         if (w[t].failed) die("%s level %d: %s", kernel_variant[kind], level, w[t].err.msg);
         *out += w[t].out_bytes;
-        *stored += w[t].stored;
+        for (int k = 0; k < 3; k++) kinds[k] += w[t].kinds[k];
     }
     pthread_barrier_destroy(&j.start);
     free(w);
@@ -433,18 +434,22 @@ static sample make_sample(const corpus *c, size_t budget)
 
 static void print_header(void)
 {
-    fprintf(stderr, "%-8s %-12s %5s %3s %10s %10s %9s %7s %5s\n", "stage", "variant", "level", "T", "MB/s",
-            "MB/cpu-s", "MB", "ratio", "load");
+    fprintf(stderr, "%-8s %-12s %5s %3s %10s %10s %9s %7s %5s %s\n", "stage", "variant", "level", "T", "MB/s",
+            "MB/cpu-s", "MB", "ratio", "load", "chunks deflated/fast/stored");
 }
 
 static void print_row(const result *r)
 {
-    char lv[16] = "-", ratio[16] = "-";
+    char lv[16] = "-", ratio[16] = "-", kinds[80] = "";
     if (r->level >= 0) snprintf(lv, sizeof(lv), "%d", r->level);
-    if (r->has_out) snprintf(ratio, sizeof(ratio), "%.4f", (double)r->out_bytes / (double)r->bytes);
+    if (r->has_out) {
+        snprintf(ratio, sizeof(ratio), "%.4f", (double)r->out_bytes / (double)r->bytes);
+        snprintf(kinds, sizeof(kinds), "%" PRIu64 "/%" PRIu64 "/%" PRIu64, r->kinds[SP_CODEC_DEFLATE],
+                 r->kinds[SP_CODEC_FAST], r->kinds[SP_CODEC_STORED]);
+    }
     double mb = (double)r->bytes / 1e6;
-    fprintf(stderr, "%-8s %-12s %5s %3u %10.1f %10.1f %9.1f %7s %5.2f\n", r->stage, r->variant, lv, r->threads,
-            mb / r->wall, r->cpu > 0 ? mb / r->cpu : 0.0, mb, ratio, r->load1);
+    fprintf(stderr, "%-8s %-12s %5s %3u %10.1f %10.1f %9.1f %7s %5.2f %s\n", r->stage, r->variant, lv, r->threads,
+            mb / r->wall, r->cpu > 0 ? mb / r->cpu : 0.0, mb, ratio, r->load1, kinds);
 }
 
 static result *new_result(const char *stage, const char *variant, int level, unsigned threads, uint64_t bytes)
@@ -461,14 +466,14 @@ static result *new_result(const char *stage, const char *variant, int level, uns
 }
 
 /* Keeps the fastest repetition. */
-static void add_sample(result *r, double wall, double cpu, uint64_t out, uint64_t stored, int has_out)
+static void add_sample(result *r, double wall, double cpu, uint64_t out, const uint64_t kinds[3], int has_out)
 {
     if (r->nsamples < MAX_REPS) r->samples[r->nsamples] = (double)r->bytes / 1e6 / wall;
     if (!r->nsamples || wall < r->wall) {
         r->wall = wall;
         r->cpu = cpu;
         r->out_bytes = out;
-        r->stored_chunks = stored;
+        if (kinds) memcpy(r->kinds, kinds, sizeof(r->kinds));
         r->has_out = has_out;
         r->load1 = load1();
     }
@@ -486,9 +491,9 @@ static void measure_parallel(const options *o, corpus *c, kernel kind, int level
     for (unsigned rep = 0; rep < reps; rep++)
         for (unsigned t = 0; t < o->nthreads; t++) {
             double wall, cpu;
-            uint64_t out, stored;
-            run_parallel(c, &set, kind, level, o->threads[t], key, &wall, &cpu, &out, &stored);
-            add_sample(&results[first + t], wall, cpu, out, stored, kind != K_AES);
+            uint64_t out, kinds[3];
+            run_parallel(c, &set, kind, level, o->threads[t], key, &wall, &cpu, &out, kinds);
+            add_sample(&results[first + t], wall, cpu, out, kinds, kind != K_AES);
         }
     for (unsigned t = 0; t < o->nthreads; t++) print_row(&results[first + t]);
     free(set.idx);
@@ -559,7 +564,7 @@ static void measure_read(const options *o, const corpus *c)
             sp_source_close(s);
             double wall = sp_now() - t0, cpu = cpu_now() - c0;
             if (total != c->size) die("read/%s: got %" PRIu64 " bytes of %zu", modes[m].name, total, c->size);
-            add_sample(r, wall, cpu, 0, 0, 0);
+            add_sample(r, wall, cpu, 0, NULL, 0);
         }
         if (r) print_row(r);
     }
@@ -577,7 +582,7 @@ static void measure_sha256(const options *o, corpus *c)
         for (size_t i = 0; i < c->nchunks; i++) sp_sha256_update(h, c->data + i * c->chunk, chunk_len(c, i));
         sp_sha256_final(h, digest);
         sp_sha256_free(h);
-        add_sample(r, sp_now() - t0, cpu_now() - c0, 0, 0, 0);
+        add_sample(r, sp_now() - t0, cpu_now() - c0, 0, NULL, 0);
         sp_hex(digest, 32, c->sha256);
     }
     print_row(r);
@@ -600,8 +605,8 @@ static void measure_store(const options *o, const corpus *c, const char *dir)
         double t1 = sp_now(), c1 = cpu_now();
         if (st.ops->put_commit(up, &e) != SP_OK) die("store: %s", e.msg);
         double t2 = sp_now(), c2 = cpu_now();
-        add_sample(w, t1 - t0, c1 - c0, 0, 0, 0);
-        add_sample(cm, t2 - t0, c2 - c0, 0, 0, 0);
+        add_sample(w, t1 - t0, c1 - c0, 0, NULL, 0);
+        add_sample(cm, t2 - t0, c2 - c0, 0, NULL, 0);
         if (st.ops->remove(st.impl, key, &e) != SP_OK) die("store: %s", e.msg);
     }
     sp_store_close(&st);
@@ -644,7 +649,8 @@ static void measure_publish(const options *o, const corpus *c, const char *work)
             double wall = sp_now() - t0, cpu = cpu_now() - c0;
             if (pr.plain_size != c->size) die("publish: %" PRIu64 " bytes published of %zu", pr.plain_size, c->size);
             result *r = &results[first + t];
-            add_sample(r, wall, cpu, pr.stored_size, pr.chunks_stored_raw, 1);
+            const uint64_t kinds[3] = {pr.chunks_deflated, pr.chunks_stored_raw, pr.chunks_fast};
+            add_sample(r, wall, cpu, pr.stored_size, kinds, 1);
             if (r->level < 0) r->level = pr.level;
             /* Keep the disk from filling with copies of the corpus. */
             char path[2200];
@@ -666,8 +672,11 @@ static void json_result(FILE *f, const result *r)
                ",\"seconds\":%.6f,\"cpu_seconds\":%.6f,",
             r->threads, mb / r->wall, r->cpu > 0 ? mb / r->cpu : 0.0, r->bytes, r->wall, r->cpu);
     if (r->has_out)
-        fprintf(f, "\"out_bytes\":%" PRIu64 ",\"ratio\":%.5f,\"stored_chunks\":%" PRIu64 ",", r->out_bytes,
-                (double)r->out_bytes / (double)r->bytes, r->stored_chunks);
+        fprintf(f,
+                "\"out_bytes\":%" PRIu64 ",\"ratio\":%.5f,\"stored_chunks\":%" PRIu64 ",\"fast_chunks\":%" PRIu64
+                ",\"deflated_chunks\":%" PRIu64 ",",
+                r->out_bytes, (double)r->out_bytes / (double)r->bytes, r->kinds[SP_CODEC_STORED],
+                r->kinds[SP_CODEC_FAST], r->kinds[SP_CODEC_DEFLATE]);
     else
         fputs("\"out_bytes\":null,\"ratio\":null,", f);
     fprintf(f, "\"reps\":%u,\"load1\":%.2f,\"samples_mb_per_s\":[", r->nsamples, r->load1);

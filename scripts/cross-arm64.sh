@@ -29,7 +29,7 @@ suite=bookworm
 HOST_PKGS=(build-essential cmake pkg-config gcc-aarch64-linux-gnu qemu-user-static mmdebstrap)
 # The arm64 side: what cmake/SealpubDeps.cmake finds, plus the C library.
 SYSROOT_PKGS=(libc6-dev libssl-dev libdeflate-dev liburing-dev libcurl4-openssl-dev
-    libpq-dev libsqlite3-dev libcriterion-dev)
+    libpq-dev libsqlite3-dev libcriterion-dev libisal-dev)
 # Need the local S3 gateway or PostgreSQL; they skip without them anyway,
 # but SEALPUB_REQUIRE_SERVICES=1 in CI would turn the skip into a failure.
 SERVER_TESTS='^unit\.test_(s3_live|registry_pg)$'

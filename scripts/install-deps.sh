@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages sealpub needs to build and test; with
 # --services also the local S3 gateway (Ceph radosgw) and PostgreSQL 15.
 #
-# Usage: scripts/install-deps.sh [--services]
+# Usage: scripts/install-deps.sh [--services] [--docker]
 #
 # Idempotent: when every package is already installed it touches neither the
 # network nor apt, so CI and developers can run it before every build.
@@ -21,8 +21,13 @@ BUILD_PKGS=(
 # scripts/services.sh). uuid-runtime provides uuidgen for the OSD id.
 SERVICE_PKGS=(radosgw ceph-mon ceph-osd uuid-runtime postgresql-15)
 
+# A real Docker engine for the docker-daemon: source and --docker-load tests
+# (scripts/docker.sh starts it privately), and mmdebstrap for the Debian base
+# image, since no registry can be reached to pull one.
+DOCKER_PKGS=(docker.io mmdebstrap)
+
 usage() {
-    echo "usage: $0 [--services]" >&2
+    echo "usage: $0 [--services] [--docker]" >&2
     exit 2
 }
 
@@ -51,10 +56,11 @@ disable_default_pg_cluster() {
 }
 
 main() {
-    local with_services=0
+    local with_services=0 with_docker=0
     while (($#)); do
         case $1 in
         --services) with_services=1 ;;
+        --docker) with_docker=1 ;;
         -h | --help) usage ;;
         *) usage ;;
         esac
@@ -69,6 +75,9 @@ main() {
     local pkgs=("${BUILD_PKGS[@]}")
     if ((with_services)); then
         pkgs+=("${SERVICE_PKGS[@]}")
+    fi
+    if ((with_docker)); then
+        pkgs+=("${DOCKER_PKGS[@]}")
     fi
 
     local missing=() p

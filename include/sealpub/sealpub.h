@@ -34,19 +34,34 @@ typedef enum sp_status {
     SP_ERR_NOT_FOUND,   /* no such resource / object */
     SP_ERR_INTERRUPTED, /* SIGINT/SIGTERM or a cancel request */
     SP_ERR_INTERNAL,    /* a bug: please report */
+    SP_ERR_BUSY,        /* another publish holds the identity past --lock-timeout */
     SP_STATUS_COUNT
 } sp_status;
 
 /* A caller-owned error record filled by failing calls: the status plus one
- * line of detail (never a key, credential or connection string). */
+ * line of detail (never a key, credential or connection string), and whether
+ * the same call may succeed if retried later unchanged (a refused or reset
+ * connection, a timeout, HTTP 5xx/SlowDown, a lock wait that timed out) or
+ * cannot (bad credentials, a missing bucket or table, bad input). */
 typedef struct sp_error {
     sp_status status;
     char msg[512];
+    int retryable;
 } sp_error;
 
 /* Static strings; never NULL. */
 const char *sp_status_name(sp_status s);
 int sp_status_exit_code(sp_status s);
+
+/* Makes the calling process non-dumpable (PR_SET_DUMPABLE 0) and sets
+ * RLIMIT_CORE to 0, so no core file or /proc/PID/mem reader of another
+ * user sees its keys: call it first thing in a program that handles keys.
+ * Affects the whole process. Returns 0, or -1 with errno when either step
+ * failed (both are tried). */
+int sp_disable_core_dumps(void);
+/* The exit code for a failure: sp_status_exit_code, except that a retryable
+ * store or registry failure has its own code (docs/CLI.md, "Exit codes"). */
+int sp_error_exit_code(const sp_error *e);
 const char *sp_version(void);
 
 /* Limits of the container format (docs/FORMAT.md). */
@@ -67,9 +82,15 @@ typedef enum sp_io_mode { SP_IO_AUTO = 0, SP_IO_URING, SP_IO_PREAD } sp_io_mode;
 /* Name checks shared by the CLI and the library: [A-Za-z0-9._-], not starting
  * with a dot, 1..max bytes. Return SP_OK or SP_ERR_USAGE with a message. */
 SP_MUST_USE sp_status sp_validate_name(const char *what, const char *value, size_t max, sp_error *err);
-/* Canonicalises an architecture (x86_64/amd64 -> amd64, aarch64/arm64 -> arm64,
- * others validated as names and kept). NULL or "" means the host's. */
+/* Canonicalises an architecture to one of a closed set (amd64, arm64, 386,
+ * arm, ppc64le, s390x, riscv64), accepting the spellings listed by
+ * sp_arch_spellings (x86_64, aarch64, Docker's linux/arm64, ...); anything
+ * else is SP_ERR_USAGE. NULL or "" means the host's. */
 SP_MUST_USE sp_status sp_canonical_arch(const char *in, char out[SP_FIELD_MAX + 1], sp_error *err);
+/* The accepted spellings of canonical architecture i (0-based), as one
+ * comma-separated static string, with the canonical name in *canonical;
+ * NULL past the last one. docs/CLI.md and docs/FORMAT.md print this table. */
+const char *sp_arch_spellings(size_t i, const char **canonical);
 /* Parses "4M", "4MiB", "1048576", "64m": bytes, binary multiples. */
 SP_MUST_USE sp_status sp_parse_size(const char *text, uint64_t *out, sp_error *err);
 /* "{stage}/{name}-{arch}-{version}.enc" */
@@ -87,7 +108,10 @@ typedef struct sp_progress {
 typedef void (*sp_progress_fn)(void *ctx, const sp_progress *p);
 
 typedef struct sp_publish_opts {
-    const char *input;        /* a path, or "-" for standard input */
+    /* A path, "-" for standard input, or "docker-daemon:IMAGE[:TAG|@DIGEST]":
+     * that image's `docker save` archive, streamed from the Docker Engine API
+     * on $DOCKER_HOST (unix:// only; default unix:///var/run/docker.sock). */
+    const char *input;
     const char *name, *stage, *arch, *version;
     int level;                /* 0..12; -1 = default */
     unsigned threads;         /* 0 = online CPUs */
@@ -103,6 +127,15 @@ typedef struct sp_publish_opts {
     void *progress_ctx;
     volatile const int *cancel; /* optional: non-zero aborts the publish; set it from a signal
                                    handler or with an atomic store (it is read atomically) */
+    /* How long to wait for another publish of the same object key to finish
+     * (replace mode): seconds, 0 = do not wait; < 0 = the default (600 s or
+     * $SEALPUB_LOCK_TIMEOUT). */
+    double lock_timeout;
+    /* Optional: called (on the caller's thread) with one-line notices as
+     * they happen, e.g. "waiting for ...". Every notice is also kept in
+     * the result's warnings. */
+    void (*notice)(void *ctx, const char *msg);
+    void *notice_ctx;
 } sp_publish_opts;
 
 /* Fills the defaults above. */
@@ -117,11 +150,22 @@ typedef struct sp_publish_result {
     char arch[SP_FIELD_MAX + 1];      /* canonical */
     uint64_t plain_size, stored_size;
     uint64_t chunks, chunks_stored_raw;
+    /* How the other chunks were compressed, chosen per chunk from its
+     * content: with the fast codec (ISA-L; libdeflate level 1 without it),
+     * or with libdeflate at the level. chunks = the three counts' sum. */
+    uint64_t chunks_fast, chunks_deflated;
     double seconds;
     int replaced;                     /* a previous row was replaced */
+    double claim_wait_seconds;        /* time spent waiting for the identity claim */
+    unsigned warnings_count;          /* notices and warnings, oldest first (at most 8 kept) */
+    char warnings[8][256];
     int level;
     unsigned threads;
     size_t chunk_size;
+    /* For a docker-daemon: input: the image ID ("sha256:...") and its
+     * repository tags, '\n'-separated; both "" otherwise. */
+    char docker_image_id[80];
+    char docker_repo_tags[1024];
 } sp_publish_result;
 
 /* Seals the input and publishes it: object first, then the registry row.
@@ -134,7 +178,8 @@ typedef struct sp_open_opts {
     const char *output;       /* path, "-" for stdout; NULL = verify only */
     const char *key_file;     /* 32 raw bytes or base64; NULL = look up the registry */
     const char *registry_url; /* as for publish */
-    unsigned threads;
+    unsigned threads;         /* decrypt/inflate workers; 0 = online CPUs */
+    volatile const int *cancel; /* optional, as for publish: non-zero stops the open, leaving no output */
     /* When set, the container's header must name exactly this resource
      * (canonical architecture spelling), else SP_ERR_AUTH. */
     const char *expect_name, *expect_stage, *expect_arch, *expect_version;
@@ -158,6 +203,7 @@ typedef struct sp_fetch_opts {
     const char *registry_url; /* as for publish */
     unsigned parallel;        /* ranged reads in flight; 0 = 4 */
     size_t range_size;        /* bytes per ranged read; 0 = 4 MiB */
+    unsigned threads;         /* decrypt/inflate workers; 0 = online CPUs */
     volatile const int *cancel;
 } sp_fetch_opts;
 void sp_fetch_opts_init(sp_fetch_opts *o);
@@ -176,11 +222,36 @@ typedef struct sp_fetch_result {
  * the output through a temporary file renamed only when all of that held. */
 SP_MUST_USE sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err);
 
+/* Loads a `docker save` archive, read from fd's current offset to its end,
+ * into the Docker engine on $DOCKER_HOST (as for docker-daemon: inputs)
+ * through POST /images/load. The engine answers HTTP 200 even when the load
+ * fails, so success means: 200, no error object in its JSON stream, and at
+ * least one "Loaded image" line; those lines go to loaded (joined by "; ").
+ * The engine imports layers as they arrive: hand it only data that was
+ * verified in full first (sp_fetch to a file, then this). Errors: as for
+ * docker-daemon: inputs (SP_ERR_INPUT for the engine), SP_ERR_IO for a read
+ * of fd, SP_ERR_FORMAT when the engine refuses the archive. */
+SP_MUST_USE sp_status sp_docker_load(int fd, volatile const int *cancel, char *loaded, size_t cap, sp_error *err);
+
 /* Prints the header and the (unauthenticated without a key) index to out. */
 SP_MUST_USE sp_status sp_inspect(const char *path, int json, FILE *out, sp_error *err);
 
-/* Creates the registry's table if missing (safe to run twice). */
+/* Creates the registry's table if missing (safe to run twice), adds the
+ * unique keys an older table lacks, and checks an existing table's shape
+ * (docs/SCHEMA.md). The table is $SEALPUB_TABLE, default "resources". */
 SP_MUST_USE sp_status sp_registry_init(const char *registry_url, char *where, size_t cap, sp_error *err);
+
+/* Replays the recovery journal ($SEALPUB_RECOVERY_DIR, else
+ * <default home>/recovery): rows of publishes whose object was committed
+ * but whose registry row could not be written. Each entry is written to the
+ * registry only if the store still holds exactly that object (same
+ * artifact id and size), under the identity claim; entries whose object was
+ * replaced since are dropped. */
+typedef struct sp_recover_result {
+    unsigned replayed, obsolete, remaining;
+} sp_recover_result;
+SP_MUST_USE sp_status sp_registry_recover(const char *store_url, const char *registry_url, sp_recover_result *r,
+                                          sp_error *err);
 
 /* Aborts multipart uploads under an s3:// store's prefix that were started
  * more than older_than_seconds ago (what a SIGKILLed publish leaves). A

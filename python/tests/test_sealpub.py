@@ -211,6 +211,7 @@ class PackagingTests(unittest.TestCase):
 FAKE_SCRIPT = r"""#!/bin/sh
 # Stand-in for sealpub: records argv, then does what FAKE_MODE says.
 [ -n "$FAKE_ARGS" ] && printf '%s\n' "$@" > "$FAKE_ARGS"
+[ -n "$FAKE_URLS" ] && printf '%s\n' "${SEALPUB_REGISTRY-unset}" "${SEALPUB_STORE-unset}" > "$FAKE_URLS"
 case "$FAKE_MODE" in
 json) cat "$FAKE_JSON" ;;
 exit) printf 'sealpub publish: summary line\nsealpub publish: error: failure %s\n' "$FAKE_CODE" >&2; exit "$FAKE_CODE" ;;
@@ -300,6 +301,40 @@ class ProcessTests(unittest.TestCase):
         self.assertIsInstance(result.seconds, float)
         with self.assertRaises(dataclasses.FrozenInstanceError):
             result.sha256 = "x"  # type: ignore[misc]
+
+    def test_urls_with_passwords_never_reach_argv(self):
+        # argv is world-readable (ps, /proc/PID/cmdline); the child's environment is not.
+        registry = "postgresql://trainer:reg-s3cret@db:5432/artifacts"
+        store = "s3://bucket/prefix"
+        urls = self.dir / "urls"
+        calls = {
+            "publish": lambda env: sealpub.publish("engine.trt", name="d", stage="dev", version="7", store=store,
+                                                   registry=registry, env=env),
+            "fetch": lambda env: sealpub.fetch(None, name="d", stage="dev", version="7", store=store,
+                                               registry=registry, env=env),
+            "open": lambda env: sealpub.open("x.enc", registry=registry, env=env),
+            "db_init": lambda env: sealpub.db_init(registry, env=env),
+        }
+        for name, call in calls.items():
+            with self.subTest(call=name):
+                self.args_file.unlink(missing_ok=True)
+                mode = "json" if name in ("publish", "fetch") else "silent"
+                env = self.env(mode, FAKE_URLS=str(urls), FAKE_CODE="0", SEALPUB_REGISTRY="sqlite:///wrong.db")
+                if name == "fetch":
+                    self.json_file.write_text(json.dumps({
+                        "object_key": "dev/d-amd64-7.enc", "version": "7", "sha256": "ab" * 32,
+                        "plain_size": 1, "stored_size": 1, "seconds": 0, "mb_per_s": 1.0}))
+                try:
+                    call(env)
+                except sealpub.OutputError:
+                    pass  # the stand-in's JSON does not matter here, only what it was given
+                args = self.args_file.read_text()
+                self.assertNotIn("s3cret", args)
+                self.assertNotIn("--registry", args)
+                self.assertNotIn("--store", args)
+                seen_registry, seen_store = urls.read_text().splitlines()
+                self.assertEqual(seen_registry, registry)
+                self.assertEqual(seen_store, store if name in ("publish", "fetch") else "unset")
 
     def test_every_documented_exit_code_maps_to_its_class(self):
         expected = {
@@ -624,7 +659,7 @@ class LocalStoreTests(unittest.TestCase):
         env = dict(self.env, SEALPUB_KEK=kek)
         r = self.publish(env=env)
         row = self.row()
-        self.assertEqual(row["key_wrap"], "aes256-kwp")
+        self.assertEqual(row["key_wrap"], "aes256-kwp-bound-v1")
         for secret in [kek, bytes(range(32)).hex()] + key_spellings(row["encryption_key"]):
             self.assertNotIn(secret, repr(r))
         out = self.dir / "back.trt"

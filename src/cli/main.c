@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sealpub/sealpub.h"
+#include "fetch_docker.h"
 
 #define EXIT_USAGE 2
 
@@ -53,10 +54,40 @@ static int option_error(const char *cmd, int c, char **argv)
     return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
+static void json_string(FILE *f, const char *s);
+
 static int report(const char *cmd, const sp_error *err)
 {
     fprintf(stderr, "sealpub %s: error: %s\n", cmd, err->msg[0] ? err->msg : sp_status_name(err->status));
-    return sp_status_exit_code(err->status);
+    return sp_error_exit_code(err);
+}
+
+/* In --json mode a failure is also one JSON object on stdout, so a caller
+ * parsing stdout always gets one: the exit code, the status, the message,
+ * whether retrying can help, and the warnings collected so far. */
+static int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings)
+{
+    int code = report(cmd, err);
+    printf("{\"ok\":false,\"command\":");
+    json_string(stdout, cmd);
+    printf(",\"code\":%d,\"status\":", code);
+    json_string(stdout, sp_status_name(err->status));
+    printf(",\"message\":");
+    json_string(stdout, err->msg[0] ? err->msg : sp_status_name(err->status));
+    printf(",\"retryable\":%s,\"warnings\":[", err->retryable ? "true" : "false");
+    for (unsigned i = 0; i < nwarnings; i++) {
+        if (i) putchar(',');
+        json_string(stdout, warnings[i]);
+    }
+    printf("]}\n");
+    return code;
+}
+
+/* Notices (e.g. waiting for another publish of the same identity) as they happen. */
+static void on_notice(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "sealpub publish: %s\n", msg);
 }
 
 static const char main_help[] =
@@ -70,18 +101,22 @@ static const char main_help[] =
     "  open FILE.enc    verify and decrypt a container back to the original bytes\n"
     "  inspect FILE.enc print a container's header and index (no key needed)\n"
     "  db init          create the registry table if missing (safe to run twice)\n"
+    "  db recover       write the rows kept by publishes whose registry write failed\n"
     "  cleanup          abort stale S3 multipart uploads (after a SIGKILLed publish)\n"
     "  version          print the version (--verbose: CPU features in use)\n"
     "\n"
     "Run 'sealpub <command> --help' for a command's options and examples.\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input, 4 I/O, 5 not a container, 6 authentication\n"
     "failed or truncated, 7 store, 8 registry, 9 exists, 10 crypto, 11 not found,\n"
-    "70 internal, 130 interrupted (docs/CLI.md).\n";
+    "12 store unavailable (retry), 13 registry unavailable (retry), 14 identity busy\n"
+    "(retry), 70 internal, 130 interrupted (docs/CLI.md).\n";
 
 static const char publish_help[] =
-    "usage: sealpub publish FILE|- --name NAME --stage STAGE --version VERSION [options]\n"
+    "usage: sealpub publish FILE|-|docker-daemon:IMAGE --name NAME --stage STAGE --version VERSION [options]\n"
     "\n"
-    "Compresses FILE (or standard input) in chunks, encrypts it under a fresh\n"
+    "Compresses FILE (or standard input, or the `docker save` archive of IMAGE[:TAG|@DIGEST]\n"
+    "read from the Docker engine on $DOCKER_HOST, default unix:///var/run/docker.sock)\n"
+    "in chunks, encrypts it under a fresh\n"
     "random AES-256 key, stores it as {stage}/{name}-{arch}-{version}.enc and then\n"
     "records it in the registry. Nothing is left behind on failure.\n"
     "\n"
@@ -96,7 +131,10 @@ static const char publish_help[] =
     "                       default: the local data folder)\n"
     "  --registry URL       sqlite:///PATH, postgresql://... (env SEALPUB_REGISTRY,\n"
     "                       DATABASE_URL; default: the local data folder)\n"
-    "  --on-exists MODE     replace (default) or fail\n"
+    "  --on-exists MODE     replace (default: waits for another publish of the same\n"
+    "                       object key) or fail (fails at once if one is running)\n"
+    "  --lock-timeout SEC   how long replace waits for another publish of the same\n"
+    "                       object key (default 600; env SEALPUB_LOCK_TIMEOUT)\n"
     "  --io MODE            pread (default: measured faster here), uring, or auto\n"
     "                       (io_uring with a silent pread fallback)\n"
     "  --content MODE       auto (default: tar if the name or first block says so), tar, raw\n"
@@ -110,12 +148,12 @@ static const char publish_help[] =
     "\n"
     "examples:\n"
     "  sealpub publish image.tar --name api --stage dev --arch arm64 --version 1.4.2\n"
-    "  docker save api:1.4.2 | sealpub publish - --name api --stage dev --version 1.4.2 --json\n"
+    "  sealpub publish docker-daemon:api:1.4.2 --name api --stage dev --version 1.4.2 --json\n"
     "  sealpub publish model.trt --name detector --stage main --version 7 --on-exists fail\n";
 
 static const char open_help[] =
     "usage: sealpub open FILE.enc|- [-o OUT|-] [--key-file FILE] [--registry URL]\n"
-    "                    [--expect NAME/STAGE/ARCH/VERSION]\n"
+    "                    [--expect NAME/STAGE/ARCH/VERSION] [--threads N]\n"
     "\n"
     "Verifies and decrypts a container. The key comes from the registry row named\n"
     "by the container's header, or from --key-file (32 raw bytes or base64). OUT is\n"
@@ -196,6 +234,26 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* ,"docker_image":{"id":"sha256:...","repo_tags":["api:1.4.2",...]} for a
+ * docker-daemon: input. */
+static void print_docker_image_json(const sp_publish_result *r)
+{
+    printf(",\"docker_image\":{\"id\":");
+    json_string(stdout, r->docker_image_id);
+    printf(",\"repo_tags\":[");
+    const char *t = r->docker_repo_tags;
+    for (int first = 1; *t; first = 0) {
+        size_t n = strcspn(t, "\n");
+        char tag[sizeof(r->docker_repo_tags)];
+        memcpy(tag, t, n);
+        tag[n] = 0;
+        if (!first) putchar(',');
+        json_string(stdout, tag);
+        t += n + (t[n] == '\n');
+    }
+    printf("]}");
+}
+
 static int cmd_publish(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -207,6 +265,7 @@ static int cmd_publish(int argc, char **argv)
         {"io", required_argument, 0, 'i'},        {"content", required_argument, 0, 'C'},
         {"expect-size", required_argument, 0, 'z'}, {"expect-sha256", required_argument, 0, 'h'},
         {"json", no_argument, 0, 'j'},            {"quiet", no_argument, 0, 'q'},
+        {"lock-timeout", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'H'},            {0, 0, 0, 0},
     };
     sp_publish_opts o;
@@ -277,6 +336,10 @@ static int cmd_publish(int argc, char **argv)
         case 'h': o.expect_sha256 = optarg; break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
+        case 'L':
+            if (parse_uint_env_or_arg("publish", "--lock-timeout", optarg, 0, 86400, &v)) return EXIT_USAGE;
+            o.lock_timeout = (double)v;
+            break;
         case 'H': fputs(publish_help, stdout); return 0;
         default: return option_error("publish", c, argv);
         }
@@ -292,12 +355,14 @@ static int cmd_publish(int argc, char **argv)
         o.progress = on_progress;
         o.progress_ctx = &ps;
     }
+    if (!quiet) o.notice = on_notice;
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;
     sp_publish_result r;
     sp_error err = {0};
     sp_status s = sp_publish(&o, &r, &err);
     if (o.progress) fputs("\r\033[K", stderr);
+    if (s != SP_OK && json) return report_json("publish", &err, r.warnings, r.warnings_count);
     if (s != SP_OK) return report("publish", &err);
     double ratio = r.plain_size ? (double)r.stored_size / (double)r.plain_size : 1.0;
     double mbps = r.seconds > 0 ? (double)r.plain_size / 1e6 / r.seconds : 0;
@@ -317,11 +382,20 @@ static int cmd_publish(int argc, char **argv)
         printf(",\"version\":");
         json_string(stdout, o.version);
         printf(",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"plain_size\":%llu,\"stored_size\":%llu,"
-               "\"ratio\":%.4f,\"chunks\":%llu,\"chunks_stored\":%llu,\"level\":%d,\"threads\":%u,"
-               "\"chunk_size\":%zu,\"replaced\":%s,\"seconds\":%.3f,\"mb_per_s\":%.1f}\n",
+               "\"ratio\":%.4f,\"chunks\":%llu,\"chunks_stored\":%llu,\"chunks_fast\":%llu,"
+               "\"chunks_deflated\":%llu,\"level\":%d,\"threads\":%u,"
+               "\"chunk_size\":%zu,\"replaced\":%s,\"seconds\":%.3f,\"mb_per_s\":%.1f",
                r.sha256, r.artifact_id, (unsigned long long)r.plain_size, (unsigned long long)r.stored_size, ratio,
-               (unsigned long long)r.chunks, (unsigned long long)r.chunks_stored_raw, r.level, r.threads,
+               (unsigned long long)r.chunks, (unsigned long long)r.chunks_stored_raw,
+               (unsigned long long)r.chunks_fast, (unsigned long long)r.chunks_deflated, r.level, r.threads,
                r.chunk_size, r.replaced ? "true" : "false", r.seconds, mbps);
+        if (r.docker_image_id[0]) print_docker_image_json(&r);
+        printf(",\"claim_wait_seconds\":%.3f,\"warnings\":[", r.claim_wait_seconds);
+        for (unsigned i = 0; i < r.warnings_count; i++) {
+            if (i) putchar(',');
+            json_string(stdout, r.warnings[i]);
+        }
+        printf("]}\n");
     } else if (!quiet) {
         if (!o.store_url && !getenv("SEALPUB_STORE"))
             fprintf(stderr, "sealpub: no store configured: used the local data folder (see --store)\n");
@@ -341,9 +415,10 @@ static int cmd_open(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"key-file", required_argument, 0, 'k'},
         {"registry", required_argument, 0, 'R'}, {"quiet", no_argument, 0, 'q'},
         {"expect", required_argument, 0, 'x'},  {"help", no_argument, 0, 'H'},
-        {0, 0, 0, 0},
+        {"threads", required_argument, 0, 'T'}, {0, 0, 0, 0},
     };
     char expect[4 * 130], *parts[4] = {0};
+    long tv;
     sp_open_opts o;
     sp_open_opts_init(&o);
     int quiet = 0, c;
@@ -367,6 +442,10 @@ static int cmd_open(int argc, char **argv)
             o.expect_version = parts[3];
             break;
         }
+        case 'T':
+            if (parse_uint_env_or_arg("open", "--threads", optarg, 1, 64, &tv)) return EXIT_USAGE;
+            o.threads = (unsigned)tv;
+            break;
         case 'H': fputs(open_help, stdout); return 0;
         default: return option_error("open", c, argv);
         }
@@ -374,6 +453,9 @@ static int cmd_open(int argc, char **argv)
     if (optind >= argc) return usage_error("open", "no container given");
     if (optind + 1 < argc) return usage_error("open", "unexpected argument '%s'", argv[optind + 1]);
     o.input = argv[optind];
+    /* A signal ends the open cleanly: the output, nameless until verified, vanishes. */
+    install_signals();
+    o.cancel = (volatile const int *)&g_cancel;
     sp_open_result r;
     sp_error err = {0};
     if (sp_open(&o, &r, &err) != SP_OK) return report("open", &err);
@@ -386,17 +468,21 @@ static int cmd_open(int argc, char **argv)
 }
 
 static const char fetch_help[] =
-    "usage: sealpub fetch --name N --stage S [--arch A] (--version V | --latest) (-o OUT|- | --verify)\n"
-    "                     [--store URL] [--registry URL] [--parallel N] [--json] [--quiet]\n"
+    "usage: sealpub fetch --name N --stage S [--arch A] (--version V | --latest)\n"
+    "                     (-o OUT|- | --verify | --docker-load)\n"
+    "                     [--store URL] [--registry URL] [--parallel N] [--threads N] [--json] [--quiet]\n"
     "\n"
     "Looks up the registry row, downloads the object with parallel ranged reads,\n"
     "checks its size and SHA-256 against the row and its header against the row's\n"
     "name/stage/arch/version, decrypts and inflates it. OUT is written through a\n"
     "temporary file and appears only when every check passed. --verify does\n"
-    "everything but write.\n"
+    "everything but write. --docker-load loads the image archive into the Docker\n"
+    "engine on $DOCKER_HOST (POST /images/load), only after all of it was verified\n"
+    "(it is fetched to a private temporary file under $TMPDIR first).\n"
     "\n"
     "examples:\n"
     "  sealpub fetch --name api --stage dev --arch arm64 --version 1.4.2 -o api.tar\n"
+    "  sealpub fetch --name api --stage main --latest --docker-load\n"
     "  sealpub fetch --name detector --stage main --latest --verify\n";
 
 static int cmd_fetch(int argc, char **argv)
@@ -408,8 +494,11 @@ static int cmd_fetch(int argc, char **argv)
         {"verify", no_argument, 0, 'V'},         {"store", required_argument, 0, 'S'},
         {"registry", required_argument, 0, 'R'}, {"parallel", required_argument, 0, 'p'},
         {"json", no_argument, 0, 'j'},           {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'H'},           {0, 0, 0, 0},
+        {"docker-load", no_argument, 0, 'D'},    {"help", no_argument, 0, 'H'},
+        {"threads", required_argument, 0, 'T'},  {0, 0, 0, 0},
     };
+    int docker_load = 0;
+    char loaded[1024] = "";
     sp_fetch_opts o;
     sp_fetch_opts_init(&o);
     int latest = 0, verify = 0, json = 0, quiet = 0, c;
@@ -425,11 +514,16 @@ static int cmd_fetch(int argc, char **argv)
         case 'L': latest = 1; break;
         case 'o': o.output = optarg; break;
         case 'V': verify = 1; break;
+        case 'D': docker_load = 1; break;
         case 'S': o.store_url = optarg; break;
         case 'R': o.registry_url = optarg; break;
         case 'p':
             if (parse_uint_env_or_arg("fetch", "--parallel", optarg, 1, 64, &v)) return EXIT_USAGE;
             o.parallel = (unsigned)v;
+            break;
+        case 'T':
+            if (parse_uint_env_or_arg("fetch", "--threads", optarg, 1, 64, &v)) return EXIT_USAGE;
+            o.threads = (unsigned)v;
             break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
@@ -441,12 +535,14 @@ static int cmd_fetch(int argc, char **argv)
     if (!o.name) return usage_error("fetch", "--name is required");
     if (!o.stage) return usage_error("fetch", "--stage is required");
     if (!o.version == !latest) return usage_error("fetch", "give exactly one of --version V and --latest");
-    if (!o.output == !verify) return usage_error("fetch", "give exactly one of -o OUT and --verify");
+    if ((o.output != NULL) + verify + docker_load != 1)
+        return usage_error("fetch", "give exactly one of -o OUT, --verify and --docker-load");
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;
     sp_fetch_result r;
     sp_error err = {0};
-    if (sp_fetch(&o, &r, &err) != SP_OK) return report("fetch", &err);
+    if ((docker_load ? cli_fetch_docker_load(&o, &r, loaded, sizeof(loaded), &err) : sp_fetch(&o, &r, &err)) != SP_OK)
+        return json ? report_json("fetch", &err, NULL, 0) : report("fetch", &err);
     double mbps = r.seconds > 0 ? (double)r.stored_size / 1e6 / r.seconds : 0;
     if (json) {
         printf("{\"object_key\":");
@@ -454,14 +550,20 @@ static int cmd_fetch(int argc, char **argv)
         printf(",\"version\":");
         json_string(stdout, r.version);
         printf(",\"sha256\":\"%s\",\"plain_size\":%llu,\"stored_size\":%llu,\"chunks\":%llu,\"verified\":true,"
-               "\"written\":%s,\"seconds\":%.3f,\"mb_per_s\":%.1f}\n",
+               "\"written\":%s,\"seconds\":%.3f,\"mb_per_s\":%.1f",
                r.sha256, (unsigned long long)r.plain_size, (unsigned long long)r.stored_size,
                (unsigned long long)r.chunks, o.output ? "true" : "false", r.seconds, mbps);
+        if (docker_load) {
+            printf(",\"docker_loaded\":");
+            json_string(stdout, loaded);
+        }
+        printf("}\n");
     } else if (!quiet) {
         fprintf(stderr, "%s %s (version %s): %llu bytes, sha256 %s, all chunks authenticated%s%s (%.2f s, %.1f MB/s)\n",
                 verify ? "verified" : "fetched", r.object_key, r.version, (unsigned long long)r.plain_size, r.sha256,
                 o.output && strcmp(o.output, "-") ? " -> " : "", o.output && strcmp(o.output, "-") ? o.output : "",
                 r.seconds, mbps);
+        if (docker_load) fprintf(stderr, "loaded into the docker engine: %s\n", loaded);
     }
     return 0;
 }
@@ -487,26 +589,54 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
+static const char db_help[] =
+    "usage: sealpub db init    [--registry URL]\n"
+    "       sealpub db recover [--registry URL] [--store URL] [--json]\n"
+    "\n"
+    "init creates the registry table ($SEALPUB_TABLE, default resources) and its\n"
+    "unique keys if missing, and checks an existing table's columns and keys;\n"
+    "safe to run twice.\n"
+    "recover writes the rows kept in the recovery journal ($SEALPUB_RECOVERY_DIR,\n"
+    "else <data folder>/recovery) by publishes whose object was stored but whose\n"
+    "row could not be written; an entry whose object was replaced since is dropped.\n";
+
+static int cmd_db_recover(const char *registry, const char *store, int json)
+{
+    sp_recover_result rr = {0};
+    sp_error err = {0};
+    if (sp_registry_recover(store, registry, &rr, &err) != SP_OK)
+        return json ? report_json("db recover", &err, NULL, 0) : report("db recover", &err);
+    if (json)
+        printf("{\"ok\":true,\"command\":\"db recover\",\"replayed\":%u,\"obsolete\":%u,\"remaining\":%u}\n",
+               rr.replayed, rr.obsolete, rr.remaining);
+    else
+        fprintf(stderr, "recovered %u row(s); dropped %u obsolete entr%s; %u left\n", rr.replayed, rr.obsolete,
+                rr.obsolete == 1 ? "y" : "ies", rr.remaining);
+    return 0;
+}
+
 static int cmd_db(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"registry", required_argument, 0, 'R'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
-    const char *url = NULL;
-    int c;
+        {"registry", required_argument, 0, 'R'}, {"store", required_argument, 0, 'S'},
+        {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
+    const char *url = NULL, *store = NULL;
+    int c, json = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'R': url = optarg; break;
-        case 'H':
-            puts("usage: sealpub db init [--registry URL]\n\nCreates the resources table and its unique key if "
-                 "missing; safe to run twice.");
-            return 0;
+        case 'S': store = optarg; break;
+        case 'j': json = 1; break;
+        case 'H': fputs(db_help, stdout); return 0;
         default: return option_error("db", c, argv);
         }
     }
+    if (optind < argc && strcmp(argv[optind], "recover") == 0) return cmd_db_recover(url, store, json);
     if (optind >= argc || strcmp(argv[optind], "init") != 0)
-        return usage_error("db", "expected 'init'%s%s", optind < argc ? ", not " : "", optind < argc ? argv[optind] : "");
+        return usage_error("db", "expected 'init' or 'recover'%s%s", optind < argc ? ", not " : "",
+                           optind < argc ? argv[optind] : "");
     char where[1024] = "";
     sp_error err = {0};
     if (sp_registry_init(url, where, sizeof(where), &err) != SP_OK) return report("db init", &err);
@@ -573,6 +703,8 @@ static int cmd_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Keys live in OpenSSL's and libpq's heap too: no core dumps at all. */
+    (void)sp_disable_core_dumps();
     if (argc < 2) {
         fputs(main_help, stderr);
         return EXIT_USAGE;

@@ -7,13 +7,15 @@
 #include "crypto/crypto.h"
 #include "registry/registry.h"
 #include "store/store.h"
-#include "store/store_s3.h"
 
 sp_status sp_registry_init(const char *registry_url, char *where, size_t cap, sp_error *err)
 {
     sp_registry reg;
     SP_TRY(sp_registry_open(registry_url, &reg, err));
     sp_status s = reg.ops->init(reg.impl, err);
+    /* An existing table owned by another team may not fit: name each mismatch. */
+    char warn[256];
+    if (s == SP_OK) s = reg.ops->check(reg.impl, warn, sizeof(warn), err);
     if (where) sp_strlcpy(where, reg.desc, cap);
     sp_registry_close(&reg);
     return s;
@@ -32,9 +34,7 @@ sp_status sp_store_cleanup(const char *store_url, long older_than_seconds, unsig
     if (older_than_seconds < 0) return sp_fail(err, SP_ERR_USAGE, "--older-than must not be negative");
     sp_store st;
     SP_TRY(sp_store_open(store_url, &st, err));
-    sp_status s = SP_OK;
-    if (strcmp(st.ops->scheme, "s3") == 0) s = sp_s3_abort_stale(store_url ? store_url : getenv("SEALPUB_STORE"),
-                                                                 older_than_seconds, removed, err);
+    sp_status s = sp_store_cleanup_stale(&st, older_than_seconds, removed, err);
     sp_store_close(&st);
     return s;
 }

@@ -1,12 +1,14 @@
-/* fetch.c: sp_fetch: registry row -> parallel ranged reads from the store -> SHA-256 and the strict reader.
+/* fetch.c: sp_fetch: registry row -> parallel ranged reads from the store -> the strict parallel reader.
  *
- * Worker threads fetch fixed-size ranges of the object into a ring of
- * buffers, several in flight; the calling thread consumes them strictly in
- * order through the reader's byte callback, hashing every byte as it goes.
- * A worker may start range i only when the slot of range i - nslots has been
- * consumed, so memory is nslots x range_size whatever the object size. The
- * output appears only after the final record authenticated, the whole object
- * was read, and its SHA-256 equals the row's.
+ * Download threads fetch fixed-size ranges of the object into a ring of
+ * buffers, several in flight; the reader's framer (unseal.c, records.c)
+ * consumes them strictly in order through the byte callback, and its
+ * workers decrypt and inflate records in parallel. A download thread may
+ * start range i only when the slot of range i - nslots has been consumed,
+ * so memory is nslots x range_size for the ring plus the reader's slots,
+ * whatever the object size. The output appears only after the final record
+ * authenticated, the whole object was read, and its size and SHA-256 (hashed
+ * by the reader as it reads) equal the row's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -47,7 +49,6 @@ typedef struct prefetch {
     /* Consumer (calling thread) only. */
     uint64_t cur;
     size_t cur_off;
-    sp_sha256 *hash;
 } prefetch;
 
 static void *fetch_worker(void *arg)
@@ -76,7 +77,7 @@ static void *fetch_worker(void *arg)
     return NULL;
 }
 
-/* The reader's byte source: in-order bytes from the ring, hashed. */
+/* The reader's byte source: in-order bytes from the ring. */
 static sp_status prefetch_read(void *ctx, uint8_t *buf, size_t len, size_t *got, sp_error *err)
 {
     prefetch *p = ctx;
@@ -96,7 +97,6 @@ static sp_status prefetch_read(void *ctx, uint8_t *buf, size_t len, size_t *got,
         pthread_mutex_unlock(&p->mu);
         size_t n = sl->len - p->cur_off < len - done ? sl->len - p->cur_off : len - done;
         memcpy(buf + done, sl->buf + p->cur_off, n);
-        sp_sha256_update(p->hash, sl->buf + p->cur_off, n);
         done += n;
         p->cur_off += n;
         if (p->cur_off == sl->len) {
@@ -126,7 +126,7 @@ static sp_status validate(const sp_fetch_opts *o, char arch[SP_FIELD_MAX + 1], s
     return SP_OK;
 }
 
-static sp_status download(prefetch *p, unsigned nthreads, const sp_open_opts *oo, const sp_row *row, sp_out_file *out,
+static sp_status download(prefetch *p, unsigned nthreads, const sp_unseal_cfg *cfg, const sp_row *row,
                           sp_open_result *orr, sp_error *err)
 {
     pthread_t *th = calloc(nthreads, sizeof(*th));
@@ -138,8 +138,8 @@ static sp_status download(prefetch *p, unsigned nthreads, const sp_open_opts *oo
             break;
         }
     if (s == SP_OK) {
-        sp_byte_in in = {.read = prefetch_read, .ctx = p, .fd = -1, .name = row->object_key};
-        s = sp_unseal_stream(&in, oo, row, out->sink, out, orr, err);
+        sp_byte_in in = {.read = prefetch_read, .ctx = p, .fd = -1, .name = row->object_key, .cancel = p->cancel};
+        s = sp_unseal_stream(&in, cfg, orr, err);
         if (s == SP_OK && in.pos != p->size)
             s = sp_fail(err, SP_ERR_FORMAT, "%s: container ends at byte %llu of %llu", row->object_key,
                         (unsigned long long)in.pos, (unsigned long long)p->size);
@@ -163,19 +163,29 @@ sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err)
     sp_registry reg = {0};
     sp_store st = {0};
     sp_row row;
+    /* Read below even when the lookup fails; nothing of a failed lookup
+     * may be taken for a row. */
+    memset(&row, 0, sizeof(row));
     sp_out_file out = {.fd = -1};
     prefetch p = {0};
     uint64_t size = 0;
     sp_status s = sp_registry_open(o->registry_url, &reg, err);
     if (s == SP_OK) s = reg.ops->get(reg.impl, o->name, o->stage, arch, o->version, &row, err);
+    /* Every field is checked before the row is used to reach the store. */
+    if (s == SP_OK) s = sp_row_check_fields(&row, err);
     if (s == SP_OK) s = sp_store_open(o->store_url, &st, err);
+    if (s == SP_OK) sp_store_set_cancel(&st, o->cancel); /* S3 reads stop on SIGINT too */
     if (s == SP_OK) s = st.ops->stat(st.impl, row.object_key, &size, err);
-    if (s == SP_ERR_NOT_FOUND && row.object_key[0])
+    if (s == SP_ERR_NOT_FOUND && row.object_key[0]) {
+        char v[SP_FIELD_MAX + 1], k[SP_OBJECT_KEY_MAX];
         s = sp_fail(err, SP_ERR_NOT_FOUND, "the registry row for %s/%s/%s/%s names %s, which is not in %s", o->name,
-                    o->stage, arch, row.version, row.object_key, st.desc);
+                    o->stage, arch, sp_printable(row.version, v, sizeof(v)),
+                    sp_printable(row.object_key, k, sizeof(k)), st.desc);
+    }
+    /* The size first, from the store's metadata: a truncated or replaced
+     * object fails before any transfer. */
     if (s == SP_OK && size != row.size_bytes)
-        s = sp_fail(err, SP_ERR_AUTH, "%s is %llu bytes but its registry row says %llu: truncated or replaced",
-                    row.object_key, (unsigned long long)size, (unsigned long long)row.size_bytes);
+        s = sp_row_check_object(&row, row.object_key, size, row.sha256, err);
     if (s == SP_OK) s = sp_out_begin(o->output, &out, err);
 
     unsigned nthreads = o->parallel ? o->parallel : 4;
@@ -188,7 +198,7 @@ sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err)
     p.cancel = o->cancel;
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
-    if (s == SP_OK && (!(p.slots = calloc(p.nslots, sizeof(*p.slots))) || !(p.hash = sp_sha256_new())))
+    if (s == SP_OK && !(p.slots = calloc(p.nslots, sizeof(*p.slots))))
         s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
     for (unsigned i = 0; s == SP_OK && i < p.nslots; i++) {
         p.slots[i].idx = UINT64_MAX;
@@ -201,15 +211,13 @@ sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err)
     oo.expect_arch = row.architecture;
     oo.expect_version = row.version;
     sp_open_result orr = {0};
-    if (s == SP_OK) s = download(&p, nthreads, &oo, &row, &out, &orr, err);
-    if (s == SP_OK) {
-        uint8_t digest[32];
-        sp_sha256_final(p.hash, digest);
-        sp_hex(digest, 32, r->sha256);
-        if (strcmp(r->sha256, row.sha256) != 0)
-            s = sp_fail(err, SP_ERR_AUTH, "%s has SHA-256 %s but its registry row says %s", row.object_key, r->sha256,
-                        row.sha256);
-    }
+    sp_unseal_cfg cfg = {.o = &oo,
+                         .row = &row,
+                         .threads = o->threads,
+                         .sink = out.sink,
+                         .sink_ctx = &out,
+                         .sha256_hex = r->sha256};
+    if (s == SP_OK) s = download(&p, nthreads, &cfg, &row, &orr, err);
     s = sp_out_finish(&out, s, err);
     if (s == SP_OK) {
         sp_strlcpy(r->object_key, row.object_key, sizeof(r->object_key));
@@ -222,7 +230,6 @@ sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err)
     if (p.slots)
         for (unsigned i = 0; i < p.nslots; i++) free(p.slots[i].buf);
     free(p.slots);
-    sp_sha256_free(p.hash);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     OPENSSL_cleanse(&row, sizeof(row));

@@ -49,11 +49,11 @@
 #include "crypto/crypto.h"
 #include "crypto/kek.h"
 #include "format/container.h"
+#include "registry/journal.h"
 #include "registry/registry.h"
 #include "source/source.h"
 #include "source/tarcheck.h"
 #include "store/store.h"
-#include "store/store_s3.h"
 
 #define READ_AHEAD 2
 
@@ -61,7 +61,7 @@ typedef struct slot {
     uint8_t *in, *out;
     size_t in_len, body_len;
     uint64_t seq;
-    int stored;
+    sp_codec_kind kind;
 } slot;
 
 typedef struct pipeline {
@@ -265,7 +265,7 @@ static void *worker_main(void *arg)
         uint8_t nonce[12], *payload = sl->out + SP_PREFIX_LEN;
         size_t n = 0;
         sp_status s = sp_codec_compress(codec, sl->in, sl->in_len, payload, p->out_cap - SP_PREFIX_LEN - SP_TAG_LEN,
-                                        &n, &sl->stored, &e);
+                                        &n, &sl->kind, &e);
         if (s == SP_OK) {
             sp_record_nonce(sl->seq, 0, nonce);
             s = sp_aead_seal(aead, nonce, p->aad, sizeof(p->aad), payload, n, payload + n, &e);
@@ -292,6 +292,7 @@ out:
 typedef struct seal_out {
     uint8_t sha256[32];
     uint64_t stored_size, plain_size, chunks, chunks_raw;
+    uint64_t chunks_fast, chunks_deflated; /* codec choice counts (compress/codec.h) */
 } seal_out;
 
 typedef struct index_buf {
@@ -320,6 +321,89 @@ static sp_status emit(sp_store *st, sp_upload *up, sp_sha256 *h, const uint8_t *
     sp_sha256_update(h, buf, len);
     *offset += len;
     return st->ops->put_write(up, buf, len, err);
+}
+
+/* The writer's SHA-256, overlapped with its store writes. The hash must stay
+ * one serial pass over the uploaded bytes in order, but it need not run on
+ * the thread that writes them: a helper thread hashes chunk n while the
+ * writer hands the same bytes to the store, and the slot is released only
+ * when both are done. Once compression is cheap (fp16 weights through the
+ * fast codec) the writer is the limit, and this turns hash + write into
+ * max(hash, write) per chunk. The helper and the writer never touch the
+ * context at the same time: the writer uses it (header, final record) only
+ * while no chunk is posted, and the mutex orders the hand-overs. */
+typedef struct hash_behind {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sp_sha256 *h;
+    const uint8_t *buf; /* guarded by mu: posted bytes, NULL when idle */
+    size_t len;
+    int stop, started;
+} hash_behind;
+
+static void *hash_behind_main(void *arg)
+{
+    hash_behind *hb = arg;
+    pthread_mutex_lock(&hb->mu);
+    for (;;) {
+        while (!hb->buf && !hb->stop) pthread_cond_wait(&hb->cv, &hb->mu);
+        if (!hb->buf) break;
+        const uint8_t *buf = hb->buf;
+        size_t len = hb->len;
+        pthread_mutex_unlock(&hb->mu);
+        sp_sha256_update(hb->h, buf, len);
+        pthread_mutex_lock(&hb->mu);
+        hb->buf = NULL;
+        pthread_cond_broadcast(&hb->cv);
+    }
+    pthread_mutex_unlock(&hb->mu);
+    return NULL;
+}
+
+/* Without the thread (it could not start) hashing simply stays inline. */
+static void hash_behind_start(hash_behind *hb, sp_sha256 *h)
+{
+    memset(hb, 0, sizeof(*hb));
+    hb->h = h;
+    pthread_mutex_init(&hb->mu, NULL);
+    pthread_cond_init(&hb->cv, NULL);
+    hb->started = pthread_create(&hb->tid, NULL, hash_behind_main, hb) == 0;
+}
+
+static void hash_behind_post(hash_behind *hb, const uint8_t *buf, size_t len)
+{
+    if (!hb->started) {
+        sp_sha256_update(hb->h, buf, len);
+        return;
+    }
+    pthread_mutex_lock(&hb->mu);
+    hb->buf = buf;
+    hb->len = len;
+    pthread_cond_broadcast(&hb->cv);
+    pthread_mutex_unlock(&hb->mu);
+}
+
+static void hash_behind_wait(hash_behind *hb)
+{
+    if (!hb->started) return;
+    pthread_mutex_lock(&hb->mu);
+    while (hb->buf) pthread_cond_wait(&hb->cv, &hb->mu);
+    pthread_mutex_unlock(&hb->mu);
+}
+
+static void hash_behind_stop(hash_behind *hb)
+{
+    if (hb->started) {
+        pthread_mutex_lock(&hb->mu);
+        hb->stop = 1;
+        pthread_cond_broadcast(&hb->cv);
+        pthread_mutex_unlock(&hb->mu);
+        pthread_join(hb->tid, NULL); /* it finishes a posted chunk first */
+        hb->started = 0;
+    }
+    pthread_mutex_destroy(&hb->mu);
+    pthread_cond_destroy(&hb->cv);
 }
 
 /* The final record: the index in clear, authenticated by a GCM tag over an
@@ -357,8 +441,10 @@ static sp_status writer_run(pipeline *p, sp_store *st, sp_upload *up, const uint
     sp_sha256 *h = sp_sha256_new();
     index_buf ix = {0};
     uint64_t offset = 0, next = 0, plain = 0, total_size = sp_source_size(p->src);
+    hash_behind hb;
     sp_status s = h ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
     if (s == SP_OK) s = emit(st, up, h, header, header_len, &offset, err);
+    hash_behind_start(&hb, h);
     while (s == SP_OK) {
         pthread_mutex_lock(&p->mu);
         while (!p->failed && !p->done[next % p->nslots] && !(p->reader_done && next == p->total_chunks)) {
@@ -400,10 +486,18 @@ static sp_status writer_run(pipeline *p, sp_store *st, sp_upload *up, const uint
 
         slot *sl = &p->slots[idx];
         sp_index_entry e = {.offset = offset, .body_len = (uint32_t)sl->body_len, .plain_len = (uint32_t)sl->in_len,
-                            .flags = sl->stored ? SP_ENTRY_STORED : 0};
+                            .flags = sl->kind == SP_CODEC_STORED ? SP_ENTRY_STORED : 0};
         s = index_push(&ix, &e, err);
-        if (s == SP_OK) s = emit(st, up, h, sl->out, SP_PREFIX_LEN + sl->body_len, &offset, err);
-        out->chunks_raw += (uint64_t)sl->stored;
+        if (s == SP_OK) {
+            size_t len = SP_PREFIX_LEN + sl->body_len;
+            hash_behind_post(&hb, sl->out, len);
+            s = st->ops->put_write(up, sl->out, len, err);
+            offset += len;
+            hash_behind_wait(&hb); /* the slot's bytes are hashed before it is reused */
+        }
+        out->chunks_raw += sl->kind == SP_CODEC_STORED;
+        out->chunks_fast += sl->kind == SP_CODEC_FAST;
+        out->chunks_deflated += sl->kind == SP_CODEC_DEFLATE;
         plain += sl->in_len;
         release_slot(p, idx);
         next++;
@@ -417,6 +511,7 @@ static sp_status writer_run(pipeline *p, sp_store *st, sp_upload *up, const uint
             o->progress(o->progress_ctx, &pr);
         }
     }
+    hash_behind_stop(&hb);
     if (s == SP_OK && cancelled(p)) s = sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
     if (s == SP_OK) s = write_final(p, st, up, h, &ix, plain, &offset, err);
     if (s == SP_OK) {
@@ -475,10 +570,14 @@ static sp_status pipeline_alloc(pipeline *p, sp_error *err)
 }
 
 /* Runs the threads and writes one container to the store. */
+/* Runs the threads and writes one container to the store, uncommitted: on
+ * success *upo is the open upload, which the caller commits (after the
+ * recovery journal has the row) or aborts. */
 static sp_status seal_to_store(pipeline *p, sp_store *st, const char *key, const uint8_t *header, size_t header_len,
-                               const sp_publish_opts *o, seal_out *out, sp_error *err)
+                               const sp_publish_opts *o, seal_out *out, sp_upload **upo, sp_error *err)
 {
     sp_upload *up = NULL;
+    *upo = NULL;
     SP_TRY(st->ops->put_begin(st->impl, key, UINT64_MAX, &up, err));
     pthread_t reader, *workers = calloc(p->nthreads, sizeof(pthread_t));
     unsigned started = 0;
@@ -509,7 +608,8 @@ static sp_status seal_to_store(pipeline *p, sp_store *st, const char *key, const
         st->ops->put_abort(up);
         return s;
     }
-    return st->ops->put_commit(up, err);
+    *upo = up;
+    return SP_OK;
 }
 
 void sp_publish_opts_init(sp_publish_opts *o)
@@ -519,6 +619,7 @@ void sp_publish_opts_init(sp_publish_opts *o)
     o->io_mode = SP_IO_PREAD;
     o->expect_size = UINT64_MAX;
     o->content_tar = -1;
+    o->lock_timeout = -1;
 }
 
 /* The default level: chosen by bench/run.sh as the cheapest level whose
@@ -546,8 +647,16 @@ static sp_status validate_opts(const sp_publish_opts *o, char arch[SP_FIELD_MAX 
         return sp_fail(err, SP_ERR_USAGE, "chunk size %zu out of range 1 MiB - 64 MiB", o->chunk_size);
     const char *retry = getenv("SEALPUB_REGISTRY_RETRY_SECONDS");
     char *end = NULL;
-    if (retry && *retry && (strtod(retry, &end) < 0 || strtod(retry, NULL) > 3600 || *end))
+    double retry_s = retry && *retry ? strtod(retry, &end) : 0;
+    /* !(x >= 0 && x <= 3600) also refuses nan, which every comparison passes. */
+    if (retry && *retry && (!(retry_s >= 0 && retry_s <= 3600) || *end))
         return sp_fail(err, SP_ERR_USAGE, "SEALPUB_REGISTRY_RETRY_SECONDS must be a number of seconds from 0 to 3600");
+    const char *lock = getenv("SEALPUB_LOCK_TIMEOUT");
+    double lock_s = lock && *lock ? strtod(lock, &end) : 0;
+    if (lock && (!*lock || !(lock_s >= 0 && lock_s <= 86400) || *end))
+        return sp_fail(err, SP_ERR_USAGE, "SEALPUB_LOCK_TIMEOUT must be a number of seconds from 0 to 86400");
+    if (o->lock_timeout > 86400 || o->lock_timeout != o->lock_timeout)
+        return sp_fail(err, SP_ERR_USAGE, "--lock-timeout must be a number of seconds from 0 to 86400");
     uint8_t tmp[32];
     if (o->expect_sha256 && sp_unhex(o->expect_sha256, tmp, 32) != 0)
         return sp_fail(err, SP_ERR_USAGE, "--expect-sha256 must be 64 hex digits");
@@ -561,17 +670,87 @@ static double registry_retry_budget(void)
     return env && *env ? strtod(env, NULL) : 20.0;
 }
 
+/* --lock-timeout, else SEALPUB_LOCK_TIMEOUT (validated by validate_opts),
+ * else 600 s: long enough for another multi-GB publish to finish. */
+static double lock_timeout_of(const sp_publish_opts *o)
+{
+    if (o->lock_timeout >= 0) return o->lock_timeout;
+    const char *env = getenv("SEALPUB_LOCK_TIMEOUT");
+    return env && *env ? strtod(env, NULL) : 600.0;
+}
+
+/* Notices go to the caller's callback as they happen and into the result,
+ * so that --json carries them too. */
+typedef struct publish_notices {
+    const sp_publish_opts *o;
+    sp_publish_result *r;
+} publish_notices;
+
+static void publish_notice(void *ctx, const char *msg)
+{
+    publish_notices *pn = ctx;
+    if (pn->r->warnings_count < SP_ARRAY_LEN(pn->r->warnings))
+        sp_strlcpy(pn->r->warnings[pn->r->warnings_count++], msg, sizeof(pn->r->warnings[0]));
+    if (pn->o->notice) pn->o->notice(pn->o->notice_ctx, msg);
+}
+
+/* What identifies the committed object as this publish's: the exact header
+ * bytes (they hold the random artifact id) and the size. */
+typedef struct object_check {
+    sp_store *st;
+    const char *key;
+    const uint8_t *header;
+    size_t header_len;
+    uint64_t size;
+    int ours; /* cleared when the object was found replaced by another publish */
+} object_check;
+
+static sp_status object_still_ours(object_check *oc, sp_error *err)
+{
+    uint64_t size = 0;
+    uint8_t head[SP_HEADER_MAX];
+    sp_status s = oc->st->ops->stat(oc->st->impl, oc->key, &size, err);
+    if (s == SP_OK && size == oc->size) s = oc->st->ops->read_range(oc->st->impl, oc->key, 0, head, oc->header_len, err);
+    else if (s == SP_OK || s == SP_ERR_NOT_FOUND) size = UINT64_MAX, s = SP_OK;
+    if (s != SP_OK) return s;
+    if (size != oc->size || memcmp(head, oc->header, oc->header_len) != 0) {
+        oc->ours = 0;
+        return sp_fail(err, SP_ERR_EXISTS,
+                       "another publish replaced %s while the registry connection was down and the claim had lapsed; "
+                       "this publish wrote no row",
+                       oc->key);
+    }
+    return SP_OK;
+}
+
 /* Retries the row for a bounded time: a registry restart or failover
- * during a long upload should not throw the upload away. */
-static sp_status put_row_with_retry(sp_registry *reg, const sp_row *row, sp_on_exists on_exists, int *replaced,
-                                    sp_error *err)
+ * during a long upload should not throw the upload away. Only retryable
+ * failures are retried. A connection that broke has lost the claim with it
+ * (advisory locks live with the session): the claim is taken again and the
+ * object checked to be still this publish's before any row is written. */
+static sp_status put_row_with_retry(const pipeline *p, sp_registry *reg, const sp_row *row, sp_on_exists on_exists,
+                                    int *replaced, const char *identity, double lock_timeout, object_check *oc,
+                                    void *notices, sp_error *err)
 {
     double budget = registry_retry_budget(), start = sp_now(), delay = 0.2;
     for (;;) {
-        sp_status s = reg->ops->put(reg->impl, row, on_exists, replaced, err);
-        if (s != SP_ERR_REGISTRY || sp_now() - start + delay > budget) return s;
-        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
-        nanosleep(&ts, NULL);
+        sp_status s = SP_OK;
+        if (!reg->ops->claim_held(reg->impl)) {
+            double waited = 0;
+            reg->ops->release(reg->impl);
+            s = sp_registry_claim(reg, oc->key, identity, 0, lock_timeout, p->cancel, publish_notice, notices,
+                                  &waited, err);
+            if (s == SP_OK) s = object_still_ours(oc, err);
+            if (s != SP_OK && !(s == SP_ERR_REGISTRY && err->retryable)) return s;
+        }
+        if (s == SP_OK) s = reg->ops->put(reg->impl, row, on_exists, replaced, err);
+        if (s != SP_ERR_REGISTRY || !err->retryable || sp_now() - start + delay > budget) return s;
+        /* Sleep in 50 ms steps: a SIGTERM must end the wait, not the budget. */
+        for (double waited = 0; waited < delay; waited += 0.05) {
+            if (cancelled(p)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted while retrying the registry write");
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         delay = delay * 2 > 5.0 ? 5.0 : delay * 2;
     }
 }
@@ -591,21 +770,16 @@ static sp_status make_row(const sp_publish_opts *o, const char *arch, const char
     sp_hex(hdr->artifact_id, SP_ARTIFACT_ID_LEN, row->artifact_id);
     sp_strlcpy(row->format, SP_FORMAT_NAME, sizeof(row->format));
 
-    uint8_t *kek = sp_secret_alloc(32);
-    int have_kek = 0;
-    if (!kek) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
-    sp_status s = sp_kek_load(kek, &have_kek, row->kek_id, err);
-    if (s == SP_OK && have_kek) {
-        uint8_t wrapped[64];
-        size_t wlen = 0;
-        s = sp_key_wrap(kek, file_key, SP_KEY_BYTES, wrapped, &wlen, err);
-        if (s == SP_OK) sp_b64_encode(wrapped, wlen, row->encryption_key);
-        sp_strlcpy(row->key_wrap, SP_KEY_WRAP_KWP, sizeof(row->key_wrap));
-    } else if (s == SP_OK) {
-        sp_b64_encode(file_key, SP_KEY_BYTES, row->encryption_key);
-        sp_strlcpy(row->key_wrap, SP_KEY_WRAP_NONE, sizeof(row->key_wrap));
+    /* With a KEK the key is wrapped and bound to this row (kek.c). */
+    sp_kek_binding b = {o->name, o->stage, arch, o->version, hdr->artifact_id};
+    sp_kek_fields f;
+    sp_status s = sp_kek_seal_key(file_key, &b, &f, err);
+    if (s == SP_OK) {
+        sp_strlcpy(row->encryption_key, f.encryption_key, sizeof(row->encryption_key));
+        sp_strlcpy(row->key_wrap, f.key_wrap, sizeof(row->key_wrap));
+        sp_strlcpy(row->kek_id, f.kek_id, sizeof(row->kek_id));
     }
-    sp_secret_free(kek, 32);
+    OPENSSL_cleanse(&f, sizeof(f));
     return s;
 }
 
@@ -622,7 +796,6 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     p.nthreads = o->threads ? o->threads : online_cpus();
     p.level = o->level >= 0 ? o->level : SP_DEFAULT_LEVEL;
     p.cancel = o->cancel;
-    if (o->cancel) sp_s3_set_cancel_flag(o->cancel);
     p.expect_size = o->expect_size;
     if (o->expect_sha256)
         for (size_t i = 0; i < 64 && o->expect_sha256[i]; i++)
@@ -636,9 +809,9 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     sp_row row, prior;
     uint8_t *keys = NULL;
     seal_out so = {0};
-    int had_prior = 0, replaced = 0, kek_present = 0;
+    int had_prior = 0, replaced = 0, kek_present = 0, kek_required = 0;
     char kek_id[SP_KEK_ID_LEN + 1];
-    sp_status s = sp_source_open(o->input, o->io_mode, p.chunk, READ_AHEAD, &p.src, err);
+    sp_status s = sp_source_open_cancellable(o->input, o->io_mode, p.chunk, READ_AHEAD, o->cancel, &p.src, err);
     if (s == SP_OK && o->expect_size != UINT64_MAX && sp_source_size(p.src) != UINT64_MAX &&
         sp_source_size(p.src) != o->expect_size)
         s = sp_fail(err, SP_ERR_INPUT, "input is %llu bytes, --expect-size says %llu",
@@ -646,8 +819,51 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     keys = sp_secret_alloc(2 * SP_KEY_BYTES); /* file key, payload key */
     if (s == SP_OK && !keys) s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
     if (s == SP_OK) s = sp_kek_load(keys, &kek_present, kek_id, err); /* validates the KEK early; reloaded later */
+    if (s == SP_OK) s = sp_kek_required(&kek_required, err);
+    if (s == SP_OK && kek_required && !kek_present)
+        s = sp_fail(err, SP_ERR_USAGE, "SEALPUB_REQUIRE_KEK=1 but neither SEALPUB_KEK nor SEALPUB_KEK_FILE is set");
+    int registry_named = 0;
+    if (s == SP_OK) s = sp_registry_configured(o->registry_url, &registry_named, err);
     if (s == SP_OK) s = sp_store_open(o->store_url, &st, err);
+    if (s == SP_OK) sp_store_set_cancel(&st, o->cancel); /* the store's own; no process-wide flag */
+    /* The row is the only copy of the key: a remote store with the local
+     * default registry would put it in a file that a CI container loses. */
+    if (s == SP_OK && !registry_named && strcmp(st.ops->scheme, "file") != 0)
+        s = sp_fail(err, SP_ERR_USAGE,
+                    "the %s store needs an explicit registry (DATABASE_URL, SEALPUB_REGISTRY, --registry or PGHOST): "
+                    "the registry row is the only copy of the key, and the local default would be lost with this "
+                    "machine",
+                    st.ops->scheme);
     if (s == SP_OK) s = sp_registry_open(o->registry_url, &reg, err);
+    /* An unwrapped key never crosses a cleartext link to a remote registry (registry_pg.c). */
+    if (s == SP_OK && !kek_present && reg.clear_link)
+        s = sp_fail(err, SP_ERR_USAGE, "%s", SP_REGISTRY_CLEAR_LINK_MSG);
+    char identity[SP_NAME_MAX + 3 * SP_FIELD_MAX + 8];
+    snprintf(identity, sizeof(identity), "%s/%s/%s/%s", o->name, o->stage, arch, o->version);
+    publish_notices pn = {o, r};
+    if (s == SP_OK) {
+        char warn[256];
+        s = reg.ops->check(reg.impl, warn, sizeof(warn), err);
+        if (s == SP_OK && warn[0]) publish_notice(&pn, warn);
+    }
+    /* The claim: from here until the row is committed no other publisher,
+     * on any machine, writes this object key (registry.h). */
+    if (s == SP_OK)
+        s = sp_registry_claim(&reg, key_name, identity, o->on_exists == SP_ON_EXISTS_FAIL, lock_timeout_of(o),
+                              o->cancel, publish_notice, &pn, &r->claim_wait_seconds, err);
+    if (s == SP_OK) {
+        sp_row owner;
+        sp_status k = reg.ops->get_by_key(reg.impl, key_name, &owner, err);
+        if (k == SP_OK && !(strcmp(owner.resource_name, o->name) == 0 && strcmp(owner.dev_stage, o->stage) == 0 &&
+                            strcmp(owner.architecture, arch) == 0 && strcmp(owner.version, o->version) == 0))
+            s = sp_fail(err, SP_ERR_EXISTS,
+                        "object key %s already belongs to %s/%s/%s/%s: '-' joins the fields of the key, so choose "
+                        "a name or version that does not produce the same key",
+                        key_name, owner.resource_name, owner.dev_stage, owner.architecture, owner.version);
+        else if (k != SP_OK && k != SP_ERR_NOT_FOUND)
+            s = k;
+        OPENSSL_cleanse(&owner, sizeof(owner));
+    }
     if (s == SP_OK) {
         s = reg.ops->get(reg.impl, o->name, o->stage, arch, o->version, &prior, err);
         if (s == SP_OK) had_prior = 1;
@@ -684,18 +900,44 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         p.tar_sniff = want_tar < 0;
         if (want_tar != 0 && !(p.tar = sp_tarcheck_new())) s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
     }
-    if (s == SP_OK) s = seal_to_store(&p, &st, key_name, header, header_len, o, &so, err);
+    sp_upload *up = NULL;
+    char journal[SP_OBJECT_KEY_MAX + 64] = "";
+    if (s == SP_OK) s = seal_to_store(&p, &st, key_name, header, header_len, o, &so, &up, err);
+    if (s == SP_OK) s = make_row(o, arch, key_name, &so, keys, &hdr, &row, err);
+    /* The journal entry exists before the object does, so that a publish
+     * killed between the commit and the row leaves its key recoverable. A
+     * journal that cannot be written (a read-only home) costs only that
+     * protection: say so and go on. */
+    if (s == SP_OK) {
+        sp_error je = {0};
+        if (sp_journal_write(&row, st.desc, journal, sizeof(journal), &je) != SP_OK) {
+            char m[256];
+            snprintf(m, sizeof(m), "no recovery journal for this publish: %.200s", je.msg);
+            publish_notice(&pn, m);
+            journal[0] = '\0';
+        }
+    }
+    if (s == SP_OK) {
+        s = st.ops->put_commit(up, err);
+        up = NULL;
+    } else if (up) {
+        st.ops->put_abort(up);
+        up = NULL;
+    }
+    if (s != SP_OK && journal[0]) {
+        sp_journal_remove(journal); /* nothing was committed */
+        journal[0] = '\0';
+    }
     /* From here on an object is committed under key_name. */
     int committed = s == SP_OK;
-    if (s == SP_OK) {
-        uint64_t size = 0;
-        s = st.ops->stat(st.impl, key_name, &size, err);
-        if (s == SP_OK && size != so.stored_size)
-            s = sp_fail(err, SP_ERR_STORE, "stored object %s is %llu bytes, expected %llu", key_name,
-                        (unsigned long long)size, (unsigned long long)so.stored_size);
-    }
-    if (s == SP_OK) s = make_row(o, arch, key_name, &so, keys, &hdr, &row, err);
-    if (s == SP_OK) s = put_row_with_retry(&reg, &row, o->on_exists, &replaced, err);
+    object_check oc = {&st, key_name, header, header_len, so.stored_size, 1};
+    /* No size check here: each store's commit already compares the committed
+     * object's size with the bytes it was given (file: fstat before the
+     * rename; S3: HEAD after CompleteMultipartUpload, deleting a mismatch),
+     * so a second stat could never disagree and no test could reach it. */
+    if (s == SP_OK)
+        s = put_row_with_retry(&p, &reg, &row, o->on_exists, &replaced, identity, lock_timeout_of(o), &oc, &pn, err);
+    if (s == SP_OK) sp_journal_remove(journal);
     if (s != SP_OK && committed) {
         /* No row may point at this object, and no object may outlive its
          * failed row, unless deleting it would destroy a version that a
@@ -704,8 +946,12 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         char first[sizeof(err->msg)];
         sp_strlcpy(first, err->msg, sizeof(first));
         if (s == SP_ERR_REGISTRY) snprintf(err->msg, sizeof(err->msg), "registry: %s", first);
-        if (!had_prior && s != SP_ERR_EXISTS) {
+        if (!oc.ours) {
+            /* Another publisher owns the object now: neither delete it nor keep a journal entry for it. */
+            sp_journal_remove(journal);
+        } else if (!had_prior && s != SP_ERR_EXISTS) {
             size_t n = strlen(err->msg);
+            sp_journal_remove(journal);
             if (st.ops->remove(st.impl, key_name, &e2) != SP_OK)
                 snprintf(err->msg + n, sizeof(err->msg) - n, "; and deleting the uploaded object %s failed: %s",
                          key_name, e2.msg);
@@ -713,10 +959,16 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
                 snprintf(err->msg + n, sizeof(err->msg) - n, "; the uploaded object was deleted again: nothing published");
         } else {
             size_t n = strlen(err->msg);
-            snprintf(err->msg + n, sizeof(err->msg) - n,
-                     "; the object %s was overwritten but its registry row still describes the previous publish "
-                     "(that version cannot be opened until publish succeeds again)",
-                     key_name);
+            if (journal[0])
+                snprintf(err->msg + n, sizeof(err->msg) - n,
+                         "; the object %s was replaced and its new key kept in %s: run 'sealpub db recover' once the "
+                         "registry is back",
+                         key_name, journal);
+            else
+                snprintf(err->msg + n, sizeof(err->msg) - n,
+                         "; the object %s was overwritten but its registry row still describes the previous publish "
+                         "(that version cannot be opened until publish succeeds again)",
+                         key_name);
         }
     }
     if (s == SP_OK) {
@@ -730,11 +982,18 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         r->stored_size = so.stored_size;
         r->chunks = so.chunks;
         r->chunks_stored_raw = so.chunks_raw;
+        r->chunks_fast = so.chunks_fast;
+        r->chunks_deflated = so.chunks_deflated;
         r->replaced = replaced;
         r->level = p.level;
         r->threads = p.nthreads;
         r->chunk_size = p.chunk;
         r->seconds = sp_now() - t0;
+        const char *image_id, *repo_tags;
+        if (sp_source_docker_image(p.src, &image_id, &repo_tags)) {
+            sp_strlcpy(r->docker_image_id, image_id, sizeof(r->docker_image_id));
+            sp_strlcpy(r->docker_repo_tags, repo_tags, sizeof(r->docker_repo_tags));
+        }
     }
     OPENSSL_cleanse(&row, sizeof(row));
     OPENSSL_cleanse(&prior, sizeof(prior));

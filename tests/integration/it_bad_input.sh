@@ -73,7 +73,7 @@ while IFS= read -r line; do
     cmd=${cmd//\{T\}/$T}
     want=${want//\{T\}/$T}
     if [[ $cmd == runuser* ]] && { [[ $EUID != 0 ]] || ! command -v runuser >/dev/null; }; then
-        echo "skip - row $n ($what): needs root and runuser to run as nobody"
+        skip_part "row $n ($what): needs root and runuser to run as nobody"
         skipped=$((skipped + 1))
         continue
     fi

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # it_registry.sh: the registry behaviour through the CLI, against SQLite and
 # the real PostgreSQL: row matches object, fresh keys, conflict modes, key
-# wrapping, hostile names, and the database stopping before the row.
+# wrapping, hostile names, and the database stopping before the row (on a
+# private PostgreSQL this test starts and stops itself).
 source "$(dirname "$0")/lib.sh"
-need_env DATABASE_URL SEALPUB_PG_DATA SEALPUB_PG_BIN
+need_env DATABASE_URL SEALPUB_PG_BIN
 B=$SEALPUB_BIN
 STORE=file://$WORK/objects
 head -c 2500000 /dev/urandom >"$WORK/in.bin"
@@ -51,7 +52,7 @@ for backend in sqlite pg; do
     # Key wrapping.
     kek=$(head -c 32 /dev/urandom | base64)
     expect_exit 0 "$backend: publish with KEK" -- env SEALPUB_KEK="$kek" "${P[@]}" "$WORK/in.bin" --name wrapped --version 1
-    [[ $(row $backend wrapped 1 key_wrap) == aes256-kwp ]] && ok "$backend: key_wrap recorded" || bad "$backend: key_wrap $(row $backend wrapped 1 key_wrap)"
+    [[ $(row $backend wrapped 1 key_wrap) == aes256-kwp-bound-v1 ]] && ok "$backend: key_wrap recorded" || bad "$backend: key_wrap $(row $backend wrapped 1 key_wrap)"
     [[ -n $(row $backend wrapped 1 kek_id) ]] && ok "$backend: kek_id recorded" || bad "$backend: no kek_id"
     [[ $(row $backend wrapped 1 kek_id) != *"$kek"* ]] && ok "$backend: KEK not stored" || bad "$backend: KEK stored"
     expect_exit 0 "$backend: open with KEK" -- env SEALPUB_KEK="$kek" "$B" open "$WORK/objects/dev/wrapped-amd64-1.enc" --registry "$REG" -o "$WORK/w.out"
@@ -65,35 +66,59 @@ for backend in sqlite pg; do
     expect_exit 2 "$backend: SQL in a version" -- "${P[@]}" "$WORK/in.bin" --name a --version "1; DROP TABLE resources"
 done
 
-# pg_ctl refuses to run as root: run it as the data folder's owner.
-pg_ctl_as_owner() {
-    local owner
-    owner=$(stat -c %U "$SEALPUB_PG_DATA")
-    if [[ $(id -un) == "$owner" ]]; then
-        "$SEALPUB_PG_BIN/pg_ctl" -D "$SEALPUB_PG_DATA" "$@" >/dev/null
-    else
-        runuser -u "$owner" -- "$SEALPUB_PG_BIN/pg_ctl" -D "$SEALPUB_PG_DATA" "$@" >/dev/null
-    fi
+# The database stopping before the row: on a private PostgreSQL that this
+# test starts and stops itself, never the shared one.
+start_private_pg
+trap 'private_pg_cleanup; psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+expect_exit 0 "private PostgreSQL: db init" -- env PGOPTIONS= "$B" db init --registry "$PRIV_PG_URL"
+sealpub_connected() { # the publisher holds a session on the private server
+    [[ $(PGOPTIONS= psql "$PRIV_PG_URL" -Atc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()") -ge 1 ]]
+}
+# Starts a publish from a FIFO whose writer holds it open after 3 MB, waits
+# until it is connected, stops the private server, then lets the input end.
+# Sets $pub (the publisher's pid).
+publish_then_stop_db() { # version retry-seconds
+    mkfifo "$WORK/fifo-$1"
+    ( head -c 3000000 /dev/urandom; exec sleep 600 ) >"$WORK/fifo-$1" &
+    local feeder=$!
+    env PGOPTIONS= SEALPUB_REGISTRY_RETRY_SECONDS="$2" "$B" publish "$WORK/fifo-$1" --store "$STORE" \
+        --registry "$PRIV_PG_URL" --stage dev --arch amd64 --name dbdown --version "$1" --quiet \
+        >"$WORK/stdout" 2>"$WORK/stderr" &
+    pub=$!
+    wait_until 60 sealpub_connected || bad "$1: the publisher never connected"
+    private_pg_stop
+    kill "$feeder"
+    wait "$feeder" 2>/dev/null
+}
+db_row() { # version: the row's id on the private server, started again
+    PGOPTIONS= psql "$PRIV_PG_URL" -Atc "SELECT id FROM resources WHERE resource_name='dbdown' AND version='$1'"
 }
 
-# PostgreSQL stopped after the upload, before the row: no row, no object.
-mkfifo "$WORK/fifo"
-( head -c 3000000 /dev/urandom; sleep 2 ) >"$WORK/fifo" &
-feeder=$!
-"$B" publish "$WORK/fifo" --store "$STORE" --registry "$DATABASE_URL" --stage dev --arch amd64 --name dbdown --version 1 --quiet \
-    >"$WORK/stdout" 2>"$WORK/stderr" &
-pub=$!
-sleep 1
-pg_ctl_as_owner -m fast -w stop
+# Stopped after the upload, before the row: no row, no object.
+publish_then_stop_db 1 2
 rc=0
 wait $pub || rc=$?
-wait $feeder || true
 ERR=$(cat "$WORK/stderr")
-pg_ctl_as_owner -l "${SEALPUB_PG_LOG:-/dev/null}" -w start
 [[ $rc == 8 ]] && ok "database down: exit 8" || bad "database down: exit $rc: $ERR"
 [[ ! -e $WORK/objects/dev/dbdown-amd64-1.enc ]] && ok "database down: object deleted again" || bad "database down: object left behind"
-[[ -z $(row pg dbdown 1 id) ]] && ok "database down: no row" || bad "database down: row exists"
 [[ $ERR != *postgresql://* || $ERR != *@* ]] && ok "database down: no connection string in the error" || bad "connection string in: $ERR"
 printf '%s' "$ERR" | grep -q "registry" && ok "database down: message names the registry" || bad "message: $ERR"
+
+# SIGTERM while the row is being retried (a budget of an hour): the wait
+# ends at once, the object is deleted, exit 130 (issue 13: it used to sleep
+# the whole budget). 60 s is a bound against the hang, not a timing check.
+publish_then_stop_db 2 3600
+wait_until 60 test -e "$WORK/objects/dev/dbdown-amd64-2.enc" || bad "retry: the object was never committed"
+kill -TERM $pub
+wait_until 60 eval '! kill -0 $pub 2>/dev/null' || { bad "retry: SIGTERM did not end the registry retry"; kill -KILL $pub; }
+rc=0
+wait $pub || rc=$?
+ERR=$(cat "$WORK/stderr")
+[[ $rc == 130 ]] && ok "retry + SIGTERM: exit 130" || bad "retry + SIGTERM: exit $rc: $ERR"
+[[ ! -e $WORK/objects/dev/dbdown-amd64-2.enc ]] && ok "retry + SIGTERM: object deleted again" || bad "retry + SIGTERM: object left behind"
+
+private_pg_start
+[[ -z $(db_row 1) ]] && ok "database down: no row" || bad "database down: row exists"
+[[ -z $(db_row 2) ]] && ok "retry + SIGTERM: no row" || bad "retry + SIGTERM: row exists"
 
 finish

@@ -55,14 +55,33 @@ for v in wrongkey nobucket unreachable; do
 done
 ok "no row for any failed publish"
 
+# A publish of 40 MiB from a FIFO whose writer then stays open, so the
+# upload is in flight when the signal comes. Sets $pid (the publisher) and
+# $feeder (the writer, which execs into sleep so killing it by pid ends it);
+# returns once S3 shows the multipart upload, or fails after 120 s.
+start_stalled_publish() { # version
+    mkfifo "$WORK/fifo-$1"
+    ( head -c $((40 * MiB)) /dev/urandom; exec sleep 600 ) >"$WORK/fifo-$1" &
+    feeder=$!
+    "$B" publish "$WORK/fifo-$1" --stage dev --arch amd64 --name obj --version "$1" --quiet 2>"$WORK/sigerr" &
+    pid=$!
+    local i
+    for ((i = 0; i < 240; i++)); do
+        (($(s3_open_uploads "$bucket" "$prefix/") >= 1)) && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    bad "$1: the upload never showed up: $(cat "$WORK/sigerr")"
+    return 1
+}
+
 # SIGINT and SIGTERM mid-upload: aborted, no row, no open multipart upload.
 for sig in INT TERM; do
-    ( head -c $((40 * MiB)) /dev/urandom; sleep 30 ) | "$B" publish - --stage dev --arch amd64 --name obj --version "sig$sig" --quiet 2>"$WORK/sigerr" &
-    pid=$!
-    sleep 3
-    pkill -"$sig" -f "publish - --stage dev --arch amd64 --name obj --version sig$sig" || true
+    start_stalled_publish "sig$sig"
+    kill -"$sig" "$pid"
     rc=0
-    wait $pid || rc=$?
+    wait "$pid" || rc=$?
+    kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null
     [[ $rc == 130 ]] && ok "SIG$sig: exit 130" || bad "SIG$sig: exit $rc: $(cat "$WORK/sigerr")"
     [[ -z $(psql "$DATABASE_URL" -Atc "SELECT 1 FROM resources WHERE version='sig$sig'") ]] && ok "SIG$sig: no row" || bad "SIG$sig: row written"
     s3_exists "$bucket/$prefix/dev/obj-amd64-sig$sig.enc" && bad "SIG$sig: object exists" || ok "SIG$sig: no object"
@@ -71,10 +90,10 @@ n=$(s3_open_uploads "$bucket" "$prefix/")
 [[ $n == 0 ]] && ok "no multipart upload left open" || bad "$n multipart uploads left open"
 
 # SIGKILL leaves an orphan multipart upload: cleanup removes it.
-( head -c $((40 * MiB)) /dev/urandom; sleep 30 ) | "$B" publish - --stage dev --arch amd64 --name obj --version killed --quiet 2>/dev/null &
-sleep 4
-pkill -KILL -f "name obj --version killed" || true
-wait 2>/dev/null || true
+start_stalled_publish killed
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null
 n=$(s3_open_uploads "$bucket" "$prefix/")
 [[ $n -ge 1 ]] && ok "SIGKILL left $n open upload(s)" || bad "SIGKILL left no upload (did it start?)"
 [[ -z $(psql "$DATABASE_URL" -Atc "SELECT 1 FROM resources WHERE version='killed'") ]] && ok "SIGKILL: no row" || bad "SIGKILL: row"

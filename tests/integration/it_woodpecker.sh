@@ -12,7 +12,8 @@
 #     fails after its output: the step must fail;
 #   - a minimal lint of the Dockerfile.
 # Ends with "N passed, N failed". Exit 77 (skipped) only when the schema file
-# is absent and every other check passed.
+# is absent and every other check passed; under CI=true or
+# SEALPUB_REQUIRE_SERVICES=1 its absence is a failure instead.
 set -u
 src=${SP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 shared=${SP_SHARED_DIR:-$src/../shared}
@@ -484,6 +485,11 @@ if ((FAIL > 0)); then
     exit 1
 fi
 if [[ ! -f $schema ]]; then
+    # Under CI a check that did not run is a failure, never a skip.
+    if [[ ${CI:-} == true || ${CI:-} == 1 || ${SEALPUB_REQUIRE_SERVICES:-0} == 1 ]]; then
+        echo "FAIL - Woodpecker's schema $schema is absent but CI=true / SEALPUB_REQUIRE_SERVICES=1 require the schema check"
+        exit 1
+    fi
     echo "skipped: Woodpecker's schema $schema is absent, so the pipeline files were not checked against it" \
         "(it lives in ../shared beside the checkout; see ../shared/woodpecker/README.md)"
     exit 77

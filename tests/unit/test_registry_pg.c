@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include "registry/registry.h"
+#include "skip.h"
+
+/* The server's coordinates survive tests/unit/hermetic.c's clearing. */
+const char *const sp_test_env_keep[] = {"DATABASE_URL", NULL};
 
 static PGconn *g_admin;
 static char g_schema[64];
@@ -83,12 +87,8 @@ static void live(int do_init)
 {
     const char *url = getenv("DATABASE_URL");
     if (!url || !*url) {
-        const char *req = getenv("SEALPUB_REQUIRE_SERVICES");
-        if (req && strcmp(req, "1") == 0)
-            cr_assert_fail("DATABASE_URL is not set but SEALPUB_REQUIRE_SERVICES=1 "
-                           "(run scripts/services.sh start and source /tmp/sealpub-services/env)");
-        cr_skip_test("DATABASE_URL is not set: no PostgreSQL to test against "
-                     "(scripts/services.sh start, then source /tmp/sealpub-services/env)");
+        SP_SKIP_OR_FAIL("DATABASE_URL is not set: no PostgreSQL to test against "
+                        "(scripts/services.sh start, then source /tmp/sealpub-services/env)");
     }
     g_admin = PQconnectdb(url);
     cr_assert(PQstatus(g_admin) == CONNECTION_OK, "cannot connect to DATABASE_URL: %s", PQerrorMessage(g_admin));

@@ -393,3 +393,58 @@ Test(s3_config, rejects_bad_urls_and_settings)
     cr_expect_str_eq(st.desc, "s3://bucket (eu-west-3)");
     sp_store_close(&st);
 }
+
+/* libcurl drops "." and ".." segments from what it sends after the signature
+ * covered them (issue 13): such prefixes are refused before any request. */
+Test(s3_config, refuses_dot_segments_in_the_prefix)
+{
+    setenv("AWS_ACCESS_KEY_ID", "AK", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "very-secret", 1);
+    setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9", 1);
+    sp_store st;
+    sp_error err = {0};
+    static const char *bad[] = {"s3://bucket/a/../b", "s3://bucket/..", "s3://bucket/./x", "s3://bucket/a/.",
+                                "s3://bucket/a/./b/", "s3://bucket/a/..//b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(sp_store_s3_open(bad[i], &st, &err), SP_ERR_USAGE, "accepted %s", bad[i]);
+        cr_expect(strstr(err.msg, "segment") != NULL, "%s: %s", bad[i], err.msg);
+    }
+    static const char *good[] = {"s3://bucket/a..b/.c/d.", "s3://bucket/...", "s3://bucket/.hidden"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cr_expect_eq(sp_store_s3_open(good[i], &st, &err), SP_OK, "%s: %s", good[i], err.msg);
+        sp_store_close(&st);
+    }
+}
+
+/* Plain http carries the session token in clear: loopback only, unless
+ * SEALPUB_ALLOW_HTTP=1 (issue 13). */
+Test(s3_config, plain_http_only_to_loopback_or_by_opt_in)
+{
+    setenv("AWS_ACCESS_KEY_ID", "AK", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "very-secret", 1);
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("SEALPUB_ALLOW_HTTP");
+    sp_store st;
+    sp_error err = {0};
+    static const char *loopback[] = {"http://127.0.0.1:9", "http://127.1.2.3", "http://localhost:9000",
+                                     "http://LOCALHOST", "http://[::1]:9000", "https://s3.example.com"};
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+        setenv("AWS_ENDPOINT_URL_S3", loopback[i], 1);
+        cr_expect_eq(sp_store_s3_open("s3://bucket", &st, &err), SP_OK, "%s: %s", loopback[i], err.msg);
+        sp_store_close(&st);
+    }
+    static const char *remote[] = {"http://s3.example.com", "http://10.0.0.1:9000", "http://[::2]:9000",
+                                   "http://128.0.0.1", "http://localhost.example.com", "http://127.0.0.1.example.com"};
+    for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+        setenv("AWS_ENDPOINT_URL_S3", remote[i], 1);
+        cr_expect_eq(sp_store_s3_open("s3://bucket", &st, &err), SP_ERR_USAGE, "accepted %s", remote[i]);
+        cr_expect(strstr(err.msg, "SEALPUB_ALLOW_HTTP") != NULL, "%s: %s", remote[i], err.msg);
+        setenv("SEALPUB_ALLOW_HTTP", "0", 1);
+        cr_expect_eq(sp_store_s3_open("s3://bucket", &st, &err), SP_ERR_USAGE, "accepted %s with =0", remote[i]);
+        setenv("SEALPUB_ALLOW_HTTP", "1", 1);
+        cr_expect_eq(sp_store_s3_open("s3://bucket", &st, &err), SP_OK, "%s opted in: %s", remote[i], err.msg);
+        sp_store_close(&st);
+        unsetenv("SEALPUB_ALLOW_HTTP");
+    }
+    unsetenv("AWS_ENDPOINT_URL_S3");
+}

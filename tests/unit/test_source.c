@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "source/source.h"
+#include "skip.h"
 
 #define CHUNK ((size_t)64 * 1024)
 

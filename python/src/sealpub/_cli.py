@@ -150,6 +150,26 @@ def _environment(overrides: EnvArg) -> Dict[str, str]:
     return environ
 
 
+def _with_urls(env: EnvArg, store: Optional[str] = None, registry: Optional[str] = None) -> EnvArg:
+    """env plus SEALPUB_STORE / SEALPUB_REGISTRY for the given URLs.
+
+    A registry or store URL may carry a password
+    (postgresql://user:secret@db/x), and a command line is readable by every
+    local user (ps, /proc/PID/cmdline), the environment only by the same
+    user: so URLs reach sealpub through its environment, never argv. For
+    sealpub, SEALPUB_REGISTRY / SEALPUB_STORE mean the same as --registry /
+    --store (they win over DATABASE_URL and the defaults).
+    """
+    if store is None and registry is None:
+        return env
+    merged: Dict[str, Optional[str]] = dict(env or {})
+    if store is not None:
+        merged["SEALPUB_STORE"] = store
+    if registry is not None:
+        merged["SEALPUB_REGISTRY"] = registry
+    return merged
+
+
 def _option(name: str, value: Any) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -299,8 +319,6 @@ def publish(
         ("level", level),
         ("threads", threads),
         ("chunk-size", chunk_size),
-        ("store", store),
-        ("registry", registry),
         ("on-exists", on_exists),
         ("content", content),
         ("io", io),
@@ -316,7 +334,7 @@ def publish(
     elif stdin is not None:
         raise ValueError('stdin= is read only with path "-"')
     args += ["--json", "--quiet", "--", source]
-    out = run("publish", args, env=env, timeout=timeout, stdin=stdin)
+    out = run("publish", args, env=_with_urls(env, store, registry), timeout=timeout, stdin=stdin)
     return _result("publish", PublishResult, out, "; the object may be published: check the registry")
 
 
@@ -356,8 +374,6 @@ def fetch(
     for flag, value in (
         ("version", version),
         ("arch", arch),
-        ("store", store),
-        ("registry", registry),
         ("parallel", parallel),
     ):
         if value is not None:
@@ -372,7 +388,7 @@ def fetch(
             raise ValueError('output "-" is not supported here; give a file path')
         args.append(_option("output", target))
     args += ["--json", "--quiet"]
-    return _result("fetch", FetchResult, run("fetch", args, env=env, timeout=timeout))
+    return _result("fetch", FetchResult, run("fetch", args, env=_with_urls(env, store, registry), timeout=timeout))
 
 
 def open(
@@ -401,8 +417,6 @@ def open(
         args.append(_option("output", target))
     if key_file is not None:
         args.append(_option("key-file", _path(key_file)))
-    if registry is not None:
-        args.append(_option("registry", registry))
     if expect is not None:
         if not isinstance(expect, str):
             expect = "/".join(expect)
@@ -411,7 +425,7 @@ def open(
     if source == "-":
         raise ValueError('container "-" is not supported here; give a file path')
     args += ["--", source]
-    run("open", args, env=env, timeout=timeout)
+    run("open", args, env=_with_urls(env, registry=registry), timeout=timeout)
 
 
 def inspect(container: PathArg, *, env: EnvArg = None, timeout: Optional[float] = None) -> Dict[str, Any]:
@@ -423,9 +437,7 @@ def inspect(container: PathArg, *, env: EnvArg = None, timeout: Optional[float] 
 def db_init(registry: Optional[str] = None, *, env: EnvArg = None, timeout: Optional[float] = None) -> None:
     """Creates the registry's `resources` table if missing (`sealpub db init`); safe to repeat."""
     args = ["init"]
-    if registry is not None:
-        args.append(_option("registry", registry))
-    run("db", args, env=env, timeout=timeout)
+    run("db", args, env=_with_urls(env, registry=registry), timeout=timeout)
 
 
 def version(*, env: EnvArg = None, timeout: Optional[float] = 30) -> str:

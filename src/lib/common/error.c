@@ -23,7 +23,13 @@ static const struct {
     [SP_ERR_NOT_FOUND] = {"not found", 11},
     [SP_ERR_INTERRUPTED] = {"interrupted", 130},
     [SP_ERR_INTERNAL] = {"internal error", 70},
+    [SP_ERR_BUSY] = {"identity busy", 14},
 };
+
+/* Retryable store and registry failures get codes of their own, so that a
+ * script can retry exactly those (docs/CLI.md). */
+#define EXIT_STORE_RETRY 12
+#define EXIT_REGISTRY_RETRY 13
 
 const char *sp_status_name(sp_status s)
 {
@@ -37,6 +43,14 @@ int sp_status_exit_code(sp_status s)
     return status_table[s].exit_code;
 }
 
+int sp_error_exit_code(const sp_error *e)
+{
+    if (!e) return 70;
+    if (e->retryable && e->status == SP_ERR_STORE) return EXIT_STORE_RETRY;
+    if (e->retryable && e->status == SP_ERR_REGISTRY) return EXIT_REGISTRY_RETRY;
+    return sp_status_exit_code(e->status);
+}
+
 const char *sp_version(void) { return SEALPUB_VERSION; }
 
 sp_status sp_fail(sp_error *err, sp_status status, const char *fmt, ...)
@@ -47,6 +61,20 @@ sp_status sp_fail(sp_error *err, sp_status status, const char *fmt, ...)
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         va_end(ap);
         err->status = status;
+        err->retryable = status == SP_ERR_BUSY || status == SP_ERR_INTERRUPTED;
+    }
+    return status;
+}
+
+sp_status sp_fail_retry(sp_error *err, sp_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+        err->status = status;
+        err->retryable = 1;
     }
     return status;
 }

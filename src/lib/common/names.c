@@ -29,15 +29,40 @@ sp_status sp_validate_name(const char *what, const char *value, size_t max, sp_e
 }
 
 /* Docker's spellings are canonical: they are what image manifests and the
- * Woodpecker platform strings use, so rows line up with the images. */
+ * Woodpecker platform strings use, so rows line up with the images. The set
+ * is closed because '-' separates the fields of the object key: an open set
+ * would let ("col", "x-amd64") and ("col-x", "amd64") share one key. None
+ * of the canonical names contains '-'. */
 static const struct {
-    const char *alias, *canonical;
-} arch_aliases[] = {
-    {"x86_64", "amd64"}, {"amd64", "amd64"}, {"x64", "amd64"},     {"aarch64", "arm64"},
-    {"arm64", "arm64"},  {"armv8", "arm64"}, {"armv7l", "arm"},   {"armhf", "arm"},
-    {"i686", "386"},     {"i386", "386"},    {"ppc64le", "ppc64le"}, {"s390x", "s390x"},
-    {"riscv64", "riscv64"},
+    const char *canonical;
+    const char *spellings; /* comma-separated, compared case-insensitively */
+} arch_table[] = {
+    {"amd64", "amd64,x86_64,x86-64,x64,linux/amd64"},
+    {"arm64", "arm64,aarch64,arm64v8,armv8,linux/arm64,linux/arm64/v8"},
+    {"386", "386,i386,i686,x86,linux/386"},
+    {"arm", "arm,armhf,armv7,armv7l,arm32v7,linux/arm,linux/arm/v7"},
+    {"ppc64le", "ppc64le,ppc64el,powerpc64le,linux/ppc64le"},
+    {"s390x", "s390x,linux/s390x"},
+    {"riscv64", "riscv64,linux/riscv64"},
 };
+
+const char *sp_arch_spellings(size_t i, const char **canonical)
+{
+    if (i >= SP_ARRAY_LEN(arch_table)) return NULL;
+    if (canonical) *canonical = arch_table[i].canonical;
+    return arch_table[i].spellings;
+}
+
+static int spelling_matches(const char *list, const char *in)
+{
+    size_t n = strlen(in);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncasecmp(p, in, n) == 0) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
 
 sp_status sp_canonical_arch(const char *in, char out[SP_FIELD_MAX + 1], sp_error *err)
 {
@@ -46,15 +71,21 @@ sp_status sp_canonical_arch(const char *in, char out[SP_FIELD_MAX + 1], sp_error
         if (uname(&u) != 0) return sp_fail(err, SP_ERR_INTERNAL, "uname failed: %s", strerror(errno));
         in = u.machine;
     }
-    for (size_t i = 0; i < SP_ARRAY_LEN(arch_aliases); i++) {
-        if (strcasecmp(in, arch_aliases[i].alias) == 0) {
-            sp_strlcpy(out, arch_aliases[i].canonical, SP_FIELD_MAX + 1);
+    for (size_t i = 0; i < SP_ARRAY_LEN(arch_table); i++) {
+        if (spelling_matches(arch_table[i].spellings, in)) {
+            sp_strlcpy(out, arch_table[i].canonical, SP_FIELD_MAX + 1);
             return SP_OK;
         }
     }
-    SP_TRY(sp_validate_name("architecture", in, SP_FIELD_MAX, err));
-    sp_strlcpy(out, in, SP_FIELD_MAX + 1);
-    return SP_OK;
+    char shown[40];
+    size_t k = 0;
+    for (const char *p = in; *p && k + 1 < sizeof(shown); p++)
+        shown[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+    shown[k] = '\0';
+    return sp_fail(err, SP_ERR_USAGE,
+                   "unknown architecture '%s': use amd64, arm64, 386, arm, ppc64le, s390x or riscv64 "
+                   "(or a spelling listed in docs/CLI.md such as x86_64, aarch64, linux/arm64)",
+                   shown);
 }
 
 sp_status sp_parse_size(const char *text, uint64_t *out, sp_error *err)

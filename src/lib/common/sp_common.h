@@ -17,6 +17,10 @@ sp_status sp_fail(sp_error *err, sp_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Appends OpenSSL's queued error text (and clears the queue). */
 sp_status sp_fail_openssl(sp_error *err, sp_status status, const char *what);
+/* As sp_fail, and marks the failure retryable (err->retryable = 1): the
+ * same call may succeed later (connection refused/reset, timeout, 5xx). */
+sp_status sp_fail_retry(sp_error *err, sp_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Guard macro: propagate a non-OK status, keeping the happy path linear. */
 #define SP_TRY(expr)                          \
@@ -47,8 +51,11 @@ void sp_b64_encode(const uint8_t *in, size_t len, char *out);
 /* Decodes standard base64 (whitespace ignored); returns decoded length or -1. */
 long sp_b64_decode(const char *in, uint8_t *out, size_t cap);
 
-/* Secret memory: wiped with OPENSSL_cleanse on free, mlock'ed and excluded
- * from core dumps where the OS allows (failures there are not errors). */
+/* Secret memory: wiped with OPENSSL_cleanse on free, mlock'ed and marked
+ * MADV_DONTDUMP where the OS allows (failures there are not errors). That
+ * covers only these pages: AES key schedules and other copies live in
+ * OpenSSL's, libpq's and libcurl's heap, so a process that handles keys
+ * calls sp_disable_core_dumps() (the CLI does, first thing in main). */
 void *sp_secret_alloc(size_t len);
 void sp_secret_free(void *p, size_t len);
 

@@ -1,4 +1,4 @@
-/* codec.c: libdeflate gzip members per chunk, with a cheap probe that skips deflate on incompressible data. */
+/* codec.c: one gzip member per chunk, its codec (libdeflate, ISA-L, stored) chosen from a cheap probe of the chunk. */
 #include <libdeflate.h>
 #include <stdlib.h>
 #ifdef SP_HAVE_ISAL
@@ -7,26 +7,56 @@
 
 #include "compress/codec.h"
 
-/* The probe deflates a few small slices at level 1 and stores the chunk when
- * they save less than this fraction. fp16 weights save ~5-10% at level 1:
- * storing them costs at most that much size and saves all of the deflate time
- * (bench/ measures both). Text and tar data save > 50%, far from the line. */
-#define SP_CODEC_MIN_SAVING 0.10
-#define PROBE_SLICES 4
+/*
+ * The choice. Before a chunk is compressed, a probe runs the fast codec over
+ * PROBE_SLICES evenly spaced slices (2-3 % of a 4 MiB chunk) and counts their
+ * byte histogram. Two numbers come out of it:
+ *
+ *   fast  = the fast codec's output / input on the slices;
+ *   h0    = the order-0 entropy of the slices' bytes / 8: what Huffman coding
+ *           of single bytes alone would give, with no matches at all.
+ *
+ * - fast > 1 - SP_CODEC_MIN_SAVING: the chunk is (nearly) incompressible and is
+ *   stored: the store probe's guarantee, kept from the first version.
+ * - h0 - fast < LZ_GAIN_MIN: string matching buys (almost) nothing over byte
+ *   entropy coding, so a stronger matcher has nothing to find: fp16/bf16
+ *   weights (h0 0.92, fast 0.92) and runs of zeros are such chunks. They get
+ *   the fast codec, ISA-L igzip level 2, ~10x libdeflate 5 per core, and its
+ *   members were no larger than libdeflate 5's on the fp16 and zero chunks of
+ *   the corpus (docs/BENCHMARKS.md, "Per-chunk codec choice").
+ * - otherwise matching pays (tar of /usr: h0 0.65, fast 0.26 to 0.53), and
+ *   libdeflate at the level is 10-25 % smaller than ISA-L: libdeflate.
+ *
+ * A probe of slices can miss what lies between them (a text island in a
+ * sparse file). So a chunk given the fast codec is checked after the full
+ * pass: if it compressed worse than the probe predicted by more than
+ * FAST_SLACK, the probe did not see the chunk's real content and the chunk is
+ * compressed again with libdeflate; the fast pass wasted is a tenth of that.
+ *
+ * Every input of the decision is a byte of the chunk and the level: the same
+ * chunk always gets the same codec and the same member.
+ */
+#define SP_CODEC_MIN_SAVING 0.03
+#define LZ_GAIN_MIN 0.02
+#define FAST_SLACK 0.005
+#define PROBE_SLICES 8
 #define PROBE_SLICE (16u * 1024u)
+#define PROBE_MIN_LEN (PROBE_SLICES * PROBE_SLICE * 4) /* smaller chunks skip the probe: just compress */
+#define ADAPTIVE_MAX_LEVEL 9 /* 10-12 ask for the smallest output: always libdeflate */
 
-/* Level 1 is ISA-L's level 2 when built with ISA-L: docs/SCALING.md
- * measured it at 2.6x libdeflate 1 per core on container images (4.4% more
- * output) and 5.4x on fp16 weights (same size). Its members are standard
- * gzip, so readers do not change; every other level stays on libdeflate. */
+/* ISA-L level 2: docs/SCALING.md measured it at 2.6x libdeflate 1 per core on
+ * container images (4.4 % more output) and 5.4x on fp16 weights (same size).
+ * Its members are standard gzip, so readers do not change. */
 #define ISAL_LEVEL 2
 
 struct sp_codec {
     int level;
 #ifdef SP_HAVE_ISAL
-    uint8_t *isal_buf; /* ISA-L's per-level working memory, level 1 only */
+    uint8_t *isal_buf; /* ISA-L's level-2 working memory: the fast codec and the probe */
+#else
+    struct libdeflate_compressor *fast; /* level 1: the fast codec and the probe without ISA-L */
 #endif
-    struct libdeflate_compressor *main, *probe, *store;
+    struct libdeflate_compressor *main, *store;
     struct libdeflate_decompressor *dec;
     uint8_t probe_out[PROBE_SLICE + 1024];
 };
@@ -39,17 +69,14 @@ sp_status sp_codec_new(int level, sp_codec **out, sp_error *err)
     c->level = level;
     c->store = libdeflate_alloc_compressor(0);
     c->dec = libdeflate_alloc_decompressor();
-    if (level > 0) {
-        c->main = libdeflate_alloc_compressor(level);
-        c->probe = libdeflate_alloc_compressor(1);
-    }
+    int ok = c->store && c->dec;
+    if (level > 1 && ok) ok = (c->main = libdeflate_alloc_compressor(level)) != NULL;
 #ifdef SP_HAVE_ISAL
-    if (level == 1 && !(c->isal_buf = malloc(ISAL_DEF_LVL2_DEFAULT))) {
-        sp_codec_free(c);
-        return sp_fail(err, SP_ERR_NOMEM, "cannot allocate the compressor");
-    }
+    if (level > 0 && ok) ok = (c->isal_buf = malloc(ISAL_DEF_LVL2_DEFAULT)) != NULL;
+#else
+    if (level > 0 && ok) ok = (c->fast = libdeflate_alloc_compressor(1)) != NULL;
 #endif
-    if (!c->store || !c->dec || (level > 0 && (!c->main || !c->probe))) {
+    if (!ok) {
         sp_codec_free(c);
         return sp_fail(err, SP_ERR_NOMEM, "cannot allocate the compressor");
     }
@@ -61,11 +88,12 @@ void sp_codec_free(sp_codec *c)
 {
     if (!c) return;
     libdeflate_free_compressor(c->main);
-    libdeflate_free_compressor(c->probe);
     libdeflate_free_compressor(c->store);
     libdeflate_free_decompressor(c->dec);
 #ifdef SP_HAVE_ISAL
     free(c->isal_buf);
+#else
+    libdeflate_free_compressor(c->fast);
 #endif
     free(c);
 }
@@ -77,29 +105,16 @@ size_t sp_codec_bound(size_t len)
     return len + 18 + 5 * (len / 65535 + 1) + 64;
 }
 
-static int probe_says_store(sp_codec *c, const uint8_t *in, size_t len)
-{
-    if (len < PROBE_SLICES * PROBE_SLICE * 4) return 0; /* small: just compress */
-    size_t in_total = 0, out_total = 0, stride = len / PROBE_SLICES;
-    for (unsigned i = 0; i < PROBE_SLICES; i++) {
-        size_t n = libdeflate_deflate_compress(c->probe, in + i * stride, PROBE_SLICE, c->probe_out,
-                                               sizeof(c->probe_out));
-        in_total += PROBE_SLICE;
-        out_total += n ? n : PROBE_SLICE;
-    }
-    return (double)out_total > (double)in_total * (1.0 - SP_CODEC_MIN_SAVING);
-}
-
 #ifdef SP_HAVE_ISAL
-/* One gzip member with ISA-L; 0 if it did not fit in cap. */
-static size_t isal_gzip(sp_codec *c, const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+/* One deflate stream (gzip member when gzip is set) with ISA-L; 0 if it did not fit in cap. */
+static size_t isal_member(sp_codec *c, const uint8_t *in, size_t len, uint8_t *out, size_t cap, int gzip)
 {
     struct isal_zstream z;
     isal_deflate_stateless_init(&z);
     z.level = ISAL_LEVEL;
     z.level_buf = c->isal_buf;
     z.level_buf_size = ISAL_DEF_LVL2_DEFAULT;
-    z.gzip_flag = IGZIP_GZIP;
+    z.gzip_flag = gzip ? IGZIP_GZIP : 0;
     z.end_of_stream = 1;
     z.flush = NO_FLUSH;
     z.next_in = (uint8_t *)(uintptr_t)in; /* not const-correct; ISA-L only reads it */
@@ -110,28 +125,82 @@ static size_t isal_gzip(sp_codec *c, const uint8_t *in, size_t len, uint8_t *out
 }
 #endif
 
+/* The fast codec: a gzip member, or (probe) a raw deflate stream; 0 if it did not fit. */
+static size_t fast_compress(sp_codec *c, const uint8_t *in, size_t len, uint8_t *out, size_t cap, int gzip)
+{
+#ifdef SP_HAVE_ISAL
+    return isal_member(c, in, len, out, cap, gzip);
+#else
+    return gzip ? libdeflate_gzip_compress(c->fast, in, len, out, cap)
+                : libdeflate_deflate_compress(c->fast, in, len, out, cap);
+#endif
+}
+
+/* log2 of a positive integer without libm: exponent from the bit length, the
+ * mantissa m in [1,2) by the atanh series of ln m (error < 2e-5 bits). */
+static double log2_u64(uint64_t v)
+{
+    int e = 63 - __builtin_clzll(v);
+    double m = (double)v / (double)(1ull << e);
+    double y = (m - 1.0) / (m + 1.0), y2 = y * y;
+    double ln = 2.0 * y * (1.0 + y2 * (1.0 / 3 + y2 * (1.0 / 5 + y2 * (1.0 / 7 + y2 / 9))));
+    return (double)e + ln * 1.4426950408889634;
+}
+
+typedef struct probe {
+    double fast; /* fast codec output / input over the slices */
+    double h0;   /* order-0 entropy of the slices, in bytes per byte */
+} probe;
+
+static probe run_probe(sp_codec *c, const uint8_t *in, size_t len)
+{
+    uint64_t hist[256] = {0}, total = 0, out_total = 0;
+    size_t stride = len / PROBE_SLICES;
+    for (unsigned i = 0; i < PROBE_SLICES; i++) {
+        const uint8_t *s = in + i * stride;
+        size_t n = fast_compress(c, s, PROBE_SLICE, c->probe_out, sizeof(c->probe_out), 0);
+        out_total += n ? n : PROBE_SLICE;
+        for (size_t k = 0; k < PROBE_SLICE; k++) hist[s[k]]++;
+        total += PROBE_SLICE;
+    }
+    /* H = log2(N) - sum(c log2 c) / N bits per byte. */
+    double sum = 0;
+    for (int b = 0; b < 256; b++)
+        if (hist[b]) sum += (double)hist[b] * log2_u64(hist[b]);
+    probe p = {.fast = (double)out_total / (double)total, .h0 = (log2_u64(total) - sum / (double)total) / 8.0};
+    return p;
+}
+
 sp_status sp_codec_compress(sp_codec *c, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len,
-                            int *stored, sp_error *err)
+                            sp_codec_kind *kind, sp_error *err)
 {
     size_t n = 0;
-    *stored = 0;
-    if (c->level > 0 && !probe_says_store(c, in, len)) {
-#ifdef SP_HAVE_ISAL
-        if (c->isal_buf)
-            n = isal_gzip(c, in, len, out, cap);
-        else
-#endif
-            n = libdeflate_gzip_compress(c->main, in, len, out, cap);
+    sp_codec_kind k = SP_CODEC_STORED;
+    if (c->level > 0) {
+        k = c->level == 1 ? SP_CODEC_FAST : SP_CODEC_DEFLATE;
+        probe p = {0};
+        if (len >= PROBE_MIN_LEN) {
+            p = run_probe(c, in, len);
+            if (p.fast > 1.0 - SP_CODEC_MIN_SAVING) k = SP_CODEC_STORED;
+            else if (c->level <= ADAPTIVE_MAX_LEVEL && p.h0 - p.fast < LZ_GAIN_MIN) k = SP_CODEC_FAST;
+        }
+        if (k == SP_CODEC_FAST) {
+            n = fast_compress(c, in, len, out, cap, 1);
+            /* Worse than the probe said: it missed part of the chunk (see top). */
+            if (c->level > 1 && (!n || (double)n > ((p.fast + FAST_SLACK) * (double)len))) k = SP_CODEC_DEFLATE;
+        }
+        if (k == SP_CODEC_DEFLATE) n = libdeflate_gzip_compress(c->main, in, len, out, cap);
         /* libdeflate falls back to stored blocks itself when deflate
          * expands; treat "no smaller than stored" as stored either way. */
-        if (n && n < len) {
+        if (k != SP_CODEC_STORED && n && n < len) {
             *out_len = n;
+            *kind = k;
             return SP_OK;
         }
     }
     n = libdeflate_gzip_compress(c->store, in, len, out, cap);
     if (!n) return sp_fail(err, SP_ERR_INTERNAL, "gzip output buffer too small (%zu for %zu bytes)", cap, len);
-    *stored = 1;
+    *kind = SP_CODEC_STORED;
     *out_len = n;
     return SP_OK;
 }
@@ -150,7 +219,10 @@ sp_status sp_codec_decompress(sp_codec *c, const uint8_t *in, size_t len, uint8_
 }
 
 #ifdef SP_HAVE_ISAL
-const char *sp_codec_version(void) { return "libdeflate " LIBDEFLATE_VERSION_STRING " (ISA-L igzip for level 1)"; }
+const char *sp_codec_version(void)
+{
+    return "libdeflate " LIBDEFLATE_VERSION_STRING " (ISA-L igzip for level 1 and for chunks chosen per content)";
+}
 #else
 const char *sp_codec_version(void) { return "libdeflate " LIBDEFLATE_VERSION_STRING; }
 #endif

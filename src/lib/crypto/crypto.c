@@ -151,16 +151,37 @@ static sp_status key_wrap_op(int enc, const uint8_t kek[32], const uint8_t *in, 
     return SP_OK;
 }
 
-sp_status sp_key_wrap(const uint8_t kek[32], const uint8_t *key, size_t key_len, uint8_t *out, size_t *out_len,
-                      sp_error *err)
+/* RFC 5649 output: the key padded to a multiple of 8, plus the 8-byte
+ * integrity block. OpenSSL writes that many bytes (wrap) or in_len - 8
+ * bytes (unwrap, before it checks the padding) into out, so both sizes are
+ * checked against the caller's capacity before OpenSSL sees the buffers. */
+sp_status sp_key_wrap(const uint8_t kek[32], const uint8_t *key, size_t key_len, uint8_t *out, size_t out_cap,
+                      size_t *out_len, sp_error *err)
 {
+    if (key_len == 0 || key_len > SP_KEY_WRAP_MAX_KEY || sp_key_wrapped_len(key_len) > out_cap)
+        return sp_fail(err, SP_ERR_INTERNAL, "key wrap: %zu-byte key does not fit a %zu-byte buffer", key_len, out_cap);
     return key_wrap_op(1, kek, key, key_len, out, out_len, err);
 }
 
-sp_status sp_key_unwrap(const uint8_t kek[32], const uint8_t *in, size_t in_len, uint8_t *key, size_t *key_len,
-                        sp_error *err)
+sp_status sp_key_unwrap(const uint8_t kek[32], const uint8_t *in, size_t in_len, size_t expect_key_len, uint8_t *key,
+                        size_t key_cap, sp_error *err)
 {
-    return key_wrap_op(0, kek, in, in_len, key, key_len, err);
+    size_t got = 0;
+    if (expect_key_len == 0 || expect_key_len > key_cap || expect_key_len > SP_KEY_WRAP_MAX_KEY)
+        return sp_fail(err, SP_ERR_INTERNAL, "key unwrap: a %zu-byte key does not fit a %zu-byte buffer",
+                       expect_key_len, key_cap);
+    if (in_len != sp_key_wrapped_len(expect_key_len))
+        return sp_fail(err, SP_ERR_AUTH, "wrapped key is %zu bytes, expected %zu: corrupted key material", in_len,
+                       sp_key_wrapped_len(expect_key_len));
+    /* OpenSSL may write in_len - 8 bytes (the padded key) before checking
+     * the length field; go through a buffer of exactly that size. */
+    uint8_t tmp[SP_KEY_WRAP_MAX_KEY + 8];
+    sp_status s = key_wrap_op(0, kek, in, in_len, tmp, &got, err);
+    if (s == SP_OK && got != expect_key_len)
+        s = sp_fail(err, SP_ERR_AUTH, "unwrapped key is %zu bytes, expected %zu", got, expect_key_len);
+    if (s == SP_OK) memcpy(key, tmp, expect_key_len);
+    OPENSSL_cleanse(tmp, sizeof(tmp));
+    return s;
 }
 
 /* What the CPU offers to OpenSSL's and libdeflate's assembly paths (both

@@ -35,12 +35,20 @@ void sp_sha256_final(sp_sha256 *h, uint8_t out[32]);
 void sp_sha256_free(sp_sha256 *h);
 void sp_sha256_once(const void *data, size_t len, uint8_t out[32]);
 
-/* RFC 5649 AES key wrap with padding under a 32-byte KEK. */
-sp_status sp_key_wrap(const uint8_t kek[32], const uint8_t *key, size_t key_len, uint8_t *out, size_t *out_len,
-                      sp_error *err) SP_MUST_USE;
-/* Unwrap; SP_ERR_AUTH if the KEK is wrong. */
-sp_status sp_key_unwrap(const uint8_t kek[32], const uint8_t *in, size_t in_len, uint8_t *key, size_t *key_len,
-                        sp_error *err) SP_MUST_USE;
+/* RFC 5649 AES key wrap with padding under a 32-byte KEK. Keys up to
+ * SP_KEY_WRAP_MAX_KEY bytes; the wrapped form is sp_key_wrapped_len(key_len)
+ * bytes. */
+#define SP_KEY_WRAP_MAX_KEY 64
+static inline size_t sp_key_wrapped_len(size_t key_len) { return (key_len + 7) / 8 * 8 + 8; }
+/* Writes sp_key_wrapped_len(key_len) bytes; SP_ERR_INTERNAL if out_cap is smaller. */
+sp_status sp_key_wrap(const uint8_t kek[32], const uint8_t *key, size_t key_len, uint8_t *out, size_t out_cap,
+                      size_t *out_len, sp_error *err) SP_MUST_USE;
+/* Unwraps a key of exactly expect_key_len bytes into key (key_cap bytes):
+ * in_len must be the exact wrapped length of such a key, so registry
+ * controlled input cannot size the write. SP_ERR_AUTH if the KEK is wrong,
+ * the length differs or the material is corrupted; key is untouched then. */
+sp_status sp_key_unwrap(const uint8_t kek[32], const uint8_t *in, size_t in_len, size_t expect_key_len, uint8_t *key,
+                        size_t key_cap, sp_error *err) SP_MUST_USE;
 
 /* "AES-NI PCLMUL VAES SHA-NI" etc., as OpenSSL will use them. */
 void sp_crypto_cpu_features(char *out, size_t cap);

@@ -62,6 +62,18 @@ sp_status sp_index_decode_fixed(const uint8_t *buf, size_t len, uint64_t *plain_
                                 sp_error *err) SP_MUST_USE;
 void sp_index_entry_decode(const uint8_t *p, sp_index_entry *e);
 
+/* Index entries a v1 container may have: the final record's 31-bit length
+ * bounds them (FORMAT.md 9.3). */
+#define SP_INDEX_MAX_ENTRIES 89478483u
+
+/* gzip member rules (member.c). sp_member_header checks ID, CM, reserved
+ * flags and FHCRC, skips FEXTRA/FNAME/FCOMMENT, and gives the offset of the
+ * DEFLATE data. sp_member_stored_only: 1 when the DEFLATE data at m[off..]
+ * is stored blocks only, the last one BFINAL and followed by exactly the
+ * 8-byte trailer (the meaning of the index's stored flag). */
+sp_status sp_member_header(const uint8_t *m, size_t len, size_t *data_off, sp_error *err) SP_MUST_USE;
+int sp_member_stored_only(const uint8_t *m, size_t len, size_t data_off);
+
 void sp_footer_encode(uint64_t final_offset, uint64_t n, uint8_t out[SP_FOOTER_LEN]);
 sp_status sp_footer_decode(const uint8_t in[SP_FOOTER_LEN], uint64_t *final_offset, uint64_t *n,
                            sp_error *err) SP_MUST_USE;

@@ -33,6 +33,23 @@ typedef struct sp_registry_ops {
     /* Looks up one row; version NULL picks the newest (by created_at). */
     sp_status (*get)(void *impl, const char *name, const char *stage, const char *arch,
                      const char *version, sp_row *out, sp_error *err);
+    /* The row whose object_key is key (SP_ERR_NOT_FOUND if none): two
+     * identities must never share one object. */
+    sp_status (*get_by_key)(void *impl, const char *key, sp_row *out, sp_error *err);
+    /* Takes the claim on an object key without waiting: SP_OK when taken
+     * (held until release or close, and lost with the process or the
+     * connection), SP_ERR_BUSY when another publisher holds it, with the
+     * holder described in err->msg. One claim per handle. who describes this
+     * publisher to the others ("host H pid P"). */
+    sp_status (*try_claim)(void *impl, const char *key, const char *who, sp_error *err);
+    /* 1 while the claim taken by try_claim is held: a broken and re-made
+     * connection has lost it. */
+    int (*claim_held)(void *impl);
+    void (*release)(void *impl);
+    /* Checks an existing table: required columns and types and the unique
+     * keys; each mismatch named in err (SP_ERR_REGISTRY). Gaps that only
+     * weaken a second line of defence go to warn (may stay ""). */
+    sp_status (*check)(void *impl, char *warn, size_t warn_cap, sp_error *err);
     void (*close)(void *impl);
 } sp_registry_ops;
 
@@ -40,7 +57,15 @@ typedef struct sp_registry {
     const sp_registry_ops *ops;
     void *impl;
     char desc[SP_OBJECT_KEY_MAX]; /* printable, never a password */
+    /* 1: a PostgreSQL link that is neither TLS nor local (unix socket,
+     * loopback) and SEALPUB_ALLOW_PLAINTEXT_REGISTRY is not 1: the backend
+     * refuses rows with unwrapped keys over it, so publish needs a KEK. */
+    int clear_link;
 } sp_registry;
+
+#define SP_REGISTRY_CLEAR_LINK_MSG \
+    "the PostgreSQL registry link is neither TLS nor local: refusing to send or receive an unwrapped key over it " \
+    "(use sslmode=verify-full, set SEALPUB_KEK, or SEALPUB_ALLOW_PLAINTEXT_REGISTRY=1)"
 
 /* url NULL/"": $SEALPUB_REGISTRY, else $DATABASE_URL (postgres), else
  * sqlite://<default home>/registry.db. "sqlite://PATH", "postgres://...",
@@ -50,5 +75,26 @@ void sp_registry_close(sp_registry *reg);
 
 sp_status sp_registry_sqlite_open(const char *path, sp_registry *reg, sp_error *err);
 sp_status sp_registry_pg_open(const char *conninfo, sp_registry *reg, sp_error *err);
+
+/* The table name: $SEALPUB_TABLE (an identifier, optionally
+ * schema-qualified: [A-Za-z_][A-Za-z0-9_]* each part, at most 63 bytes), else
+ * "resources". schema_out is "" when unqualified. */
+sp_status sp_registry_table(char schema_out[64], char table_out[64], sp_error *err);
+
+/* 1 when a registry is named explicitly: a URL, $SEALPUB_REGISTRY,
+ * $DATABASE_URL or libpq's PGHOST/PGDATABASE/PGSERVICE. A set-but-empty
+ * variable is an error naming it. */
+sp_status sp_registry_configured(const char *url, int *configured, sp_error *err);
+
+typedef void (*sp_notice_fn)(void *ctx, const char *msg);
+
+/* Takes the claim on key. A holder seen with fail_if_held is SP_ERR_EXISTS
+ * naming it; otherwise waits up to timeout seconds while another publisher
+ * holds it, polling and observing *cancel, and a timeout is SP_ERR_BUSY
+ * (retryable). identity is shown in messages; *waited gets the seconds spent
+ * waiting. */
+sp_status sp_registry_claim(sp_registry *reg, const char *key, const char *identity, int fail_if_held, double timeout,
+                            volatile const int *cancel, sp_notice_fn notice, void *notice_ctx, double *waited,
+                            sp_error *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "source/source.h"
+#include "source/source_docker.h"
 
 /*
  * The caller hands us buffers one by one (submit) and takes them back oldest
@@ -65,6 +66,7 @@ struct sp_source {
     unsigned head, count, inflight;
     struct io_uring ring;
     int ring_ok;
+    sp_docker_stream *docker; /* a docker-daemon: input (a stream without fd), else NULL */
     sp_status failed; /* sticky: once failed, every call repeats the error */
     char failed_msg[sizeof(((sp_error *)0)->msg)];
 };
@@ -245,6 +247,20 @@ static void stream_fill(sp_source *s, struct slot *sl)
     sl->state = SLOT_DONE;
 }
 
+/* The docker-daemon: input: same contract as stream_fill, but the errors
+ * are the engine's, not an errno. */
+static sp_status docker_fill(sp_source *s, struct slot *sl, sp_error *err)
+{
+    sp_error e = {0};
+    size_t got = 0;
+    sp_status st = s->stream_eof ? SP_OK : sp_docker_stream_read(s->docker, sl->buf, s->chunk, &got, &e);
+    sl->state = SLOT_DONE;
+    if (st != SP_OK) return source_fail(s, err, st, "%s", e.msg);
+    if (got < s->chunk) s->stream_eof = 1;
+    sl->done = got;
+    return SP_OK;
+}
+
 /* ---- open ---- */
 
 /* Bigger pipe buffers mean fewer wake-ups per chunk; the limit is a sysctl
@@ -282,20 +298,51 @@ static sp_status open_error(const char *path, int e, sp_error *err)
     return sp_fail(err, SP_ERR_INPUT, "%s: %s", path, strerror(e));
 }
 
-static sp_status open_fd(sp_source *s, const char *path, int is_stdin, sp_error *err)
+static int is_cancelled(volatile const int *cancel) { return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED); }
+
+/* A FIFO opened without O_NONBLOCK blocks in open() until a writer appears,
+ * and a signal handler that only sets a flag cannot end that wait (glibc and
+ * our EINTR loop restart it). So FIFOs are opened non-blocking, and the wait
+ * for the first writer is a poll in short steps that watches the cancel flag;
+ * then the descriptor goes back to blocking reads. */
+static sp_status wait_for_writer(sp_source *s, volatile const int *cancel, sp_error *err)
+{
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+    for (;;) {
+        if (is_cancelled(cancel)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted while waiting for a writer on %s", s->label);
+        int r = poll(&pfd, 1, 100);
+        if (r > 0) break;
+        if (r < 0 && errno != EINTR) return sp_fail(err, SP_ERR_INPUT, "%s: %s", s->label, strerror(errno));
+    }
+    int fl = fcntl(s->fd, F_GETFL);
+    if (fl < 0 || fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        return sp_fail(err, SP_ERR_INPUT, "%s: %s", s->label, strerror(errno));
+    return SP_OK;
+}
+
+static sp_status open_fd(sp_source *s, const char *path, int is_stdin, volatile const int *cancel, sp_error *err)
 {
     if (is_stdin) {
         s->fd = STDIN_FILENO;
     } else {
         int fd;
-        do fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        while (fd < 0 && errno == EINTR);
+        do fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        while (fd < 0 && errno == EINTR && !is_cancelled(cancel));
+        if (fd < 0 && errno == EINTR) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted while opening %s", path);
         if (fd < 0) return open_error(path, errno, err);
         s->fd = fd;
         s->own_fd = 1;
     }
     struct stat st;
     if (fstat(s->fd, &st) != 0) return sp_fail(err, SP_ERR_INPUT, "%s: %s", s->label, strerror(errno));
+    if (!is_stdin && S_ISFIFO(st.st_mode)) {
+        SP_TRY(wait_for_writer(s, cancel, err));
+    } else if (!is_stdin) {
+        /* Everything else was opened non-blocking only so a FIFO could not
+         * hang open(); reads of devices and sockets block as before. */
+        int fl = fcntl(s->fd, F_GETFL);
+        if (fl >= 0) (void)fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
     if (S_ISDIR(st.st_mode)) return sp_fail(err, SP_ERR_INPUT, "%s: is a directory", s->label);
     if (S_ISREG(st.st_mode) && !size_is_fiction(s->fd)) {
         off_t base = 0;
@@ -340,6 +387,12 @@ static sp_status choose_io(sp_source *s, sp_io_mode mode, sp_error *err)
 sp_status sp_source_open(const char *path, sp_io_mode mode, size_t chunk, unsigned depth, sp_source **out,
                          sp_error *err)
 {
+    return sp_source_open_cancellable(path, mode, chunk, depth, NULL, out, err);
+}
+
+sp_status sp_source_open_cancellable(const char *path, sp_io_mode mode, size_t chunk, unsigned depth,
+                                     volatile const int *cancel, sp_source **out, sp_error *err)
+{
     *out = NULL;
     if (!path || !*path) return sp_fail(err, SP_ERR_USAGE, "no input path given");
     if (mode != SP_IO_AUTO && mode != SP_IO_URING && mode != SP_IO_PREAD)
@@ -363,8 +416,18 @@ sp_status sp_source_open(const char *path, sp_io_mode mode, size_t chunk, unsign
         sp_source_close(s);
         return sp_fail(err, SP_ERR_NOMEM, "out of memory");
     }
-    sp_status st = open_fd(s, path, is_stdin, err);
-    if (st == SP_OK) st = choose_io(s, mode, err);
+    sp_status st;
+    if (strncmp(path, SP_DOCKER_DAEMON_PREFIX, strlen(SP_DOCKER_DAEMON_PREFIX)) == 0) {
+        /* An image from the Docker engine: what `docker save` writes, so
+         * always a tar archive whose completeness is checked. */
+        s->kind = KIND_STREAM;
+        s->size = UINT64_MAX;
+        s->is_tar = 1;
+        st = sp_docker_stream_open(path + strlen(SP_DOCKER_DAEMON_PREFIX), cancel, &s->docker, err);
+    } else {
+        st = open_fd(s, path, is_stdin, cancel, err);
+        if (st == SP_OK) st = choose_io(s, mode, err);
+    }
     if (st != SP_OK) {
         sp_source_close(s);
         return st;
@@ -430,6 +493,7 @@ sp_status sp_source_wait(sp_source *s, uint8_t **buf_out, size_t *got, sp_error 
     if (sl->state != SLOT_DONE) {
         if (s->kind == KIND_URING) SP_TRY(uring_complete(s, sl, err));
         else if (s->kind == KIND_PREAD) pread_fill(s, sl);
+        else if (s->docker) SP_TRY(docker_fill(s, sl, err));
         else stream_fill(s, sl);
     }
     SP_TRY(check_slot(s, sl, err));
@@ -455,6 +519,14 @@ const char *sp_source_kind(const sp_source *s)
 
 int sp_source_name_is_tar(const sp_source *s) { return s->is_tar; }
 
+int sp_source_docker_image(const sp_source *s, const char **image_id, const char **repo_tags)
+{
+    if (!s->docker) return 0;
+    *image_id = sp_docker_stream_image_id(s->docker);
+    *repo_tags = sp_docker_stream_repo_tags(s->docker);
+    return 1;
+}
+
 void sp_source_close(sp_source *s)
 {
     if (!s) return;
@@ -463,6 +535,7 @@ void sp_source_close(sp_source *s)
         io_uring_queue_exit(&s->ring);
     }
     if (s->own_fd && s->fd >= 0) close(s->fd);
+    sp_docker_stream_close(s->docker);
     free(s->slots);
     free(s->label);
     free(s);

@@ -8,8 +8,10 @@ sp_status sp_store_open(const char *url, sp_store *st, sp_error *err)
 {
     char home[SP_OBJECT_KEY_MAX], dir[SP_OBJECT_KEY_MAX + 16];
     memset(st, 0, sizeof(*st));
-    if (!url || !*url) url = getenv("SEALPUB_STORE");
-    if (!url || !*url) {
+    if (url && !*url) return sp_fail(err, SP_ERR_USAGE, "--store is empty: give file:///DIR or s3://BUCKET[/PREFIX]");
+    if (!url) url = getenv("SEALPUB_STORE");
+    if (url && !*url) return sp_fail(err, SP_ERR_USAGE, "SEALPUB_STORE is set but empty: unset it or give a value");
+    if (!url) {
         SP_TRY(sp_default_home(home, sizeof(home), err));
         snprintf(dir, sizeof(dir), "%s/objects", home);
         return sp_store_file_open(dir, st, err);
@@ -17,6 +19,8 @@ sp_status sp_store_open(const char *url, sp_store *st, sp_error *err)
     if (strncmp(url, "file://", 7) == 0) return sp_store_file_open(url + 7, st, err);
     if (strncmp(url, "file:", 5) == 0) return sp_store_file_open(url + 5, st, err);
     if (strncmp(url, "s3://", 5) == 0) return sp_store_s3_open(url, st, err);
+    if (url[0] == '/')
+        return sp_fail(err, SP_ERR_USAGE, "store URL '%.200s' has no scheme: did you mean file://%.200s?", url, url);
     /* Only the scheme is echoed: the rest may carry credentials. */
     size_t scheme = strcspn(url, ":/@");
     return sp_fail(err, SP_ERR_USAGE, "unsupported store URL scheme '%.*s': use file:///DIR or s3://BUCKET[/PREFIX]",
@@ -27,4 +31,17 @@ void sp_store_close(sp_store *st)
 {
     if (st && st->ops) st->ops->close(st->impl);
     if (st) memset(st, 0, sizeof(*st));
+}
+
+void sp_store_set_cancel(sp_store *st, volatile const int *flag)
+{
+    if (st && st->ops && st->ops->set_cancel) st->ops->set_cancel(st->impl, flag);
+}
+
+sp_status sp_store_cleanup_stale(sp_store *st, long older_than_seconds, unsigned *removed, sp_error *err)
+{
+    *removed = 0;
+    if (older_than_seconds < 0) return sp_fail(err, SP_ERR_USAGE, "--older-than must not be negative");
+    if (!st->ops->cleanup) return SP_OK;
+    return st->ops->cleanup(st->impl, older_than_seconds, removed, err);
 }

@@ -31,6 +31,12 @@ typedef struct sp_store_ops {
     sp_status (*read_range)(void *impl, const char *key, uint64_t off, void *buf, size_t len, sp_error *err);
     /* Deletes a committed object; absent is not an error. */
     sp_status (*remove)(void *impl, const char *key, sp_error *err);
+    /* Optional: removes what interrupted publishes left behind that is
+     * older than older_than_seconds (S3: multipart uploads never completed
+     * or aborted; file: temp files of a killed writer); *removed counts. */
+    sp_status (*cleanup)(void *impl, long older_than_seconds, unsigned *removed, sp_error *err);
+    /* Optional: the caller's cancel flag (see sp_store_set_cancel). */
+    void (*set_cancel)(void *impl, volatile const int *flag);
     void (*close)(void *impl);
 } sp_store_ops;
 
@@ -44,6 +50,16 @@ typedef struct sp_store {
  * url NULL/"" means $SEALPUB_STORE, else file://<default home>/objects. */
 sp_status sp_store_open(const char *url, sp_store *st, sp_error *err);
 void sp_store_close(sp_store *st);
+
+/* Gives the store the caller's cancel flag (NULL: none), before it is used
+ * by any thread. Transfers check it between network polls, so one stops
+ * within about 100 ms of the flag turning non-zero: an upload aborts on the
+ * server and fails with SP_ERR_INTERRUPTED, a read fails the same way. The
+ * flag must outlive the store; it belongs to this store only. */
+void sp_store_set_cancel(sp_store *st, volatile const int *flag);
+
+/* Runs the backend's cleanup (none: nothing to clean, *removed = 0). */
+SP_MUST_USE sp_status sp_store_cleanup_stale(sp_store *st, long older_than_seconds, unsigned *removed, sp_error *err);
 
 /* Backends. */
 sp_status sp_store_file_open(const char *dir, sp_store *st, sp_error *err);

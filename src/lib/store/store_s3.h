@@ -1,4 +1,4 @@
-/* store_s3.h: S3-specific entry points beyond the store interface (cleanup, cancel, retry policy). */
+/* store_s3.h: S3-specific entry points beyond the store interface (upload listing, retry policy, part sizes), for tests and tools. */
 #ifndef SP_STORE_S3_H
 #define SP_STORE_S3_H
 
@@ -12,13 +12,6 @@
  * vanish meanwhile are not errors. Credentials and endpoint as for
  * sp_store_s3_open. */
 SP_MUST_USE sp_status sp_s3_abort_stale(const char *url, long older_than_seconds, unsigned *aborted, sp_error *err);
-
-/* Registers the process-wide cancel flag (NULL to clear). The S3 store reads
- * it between network polls, so an upload stops within about 100 ms of the
- * flag turning non-zero: it aborts the multipart upload and returns
- * SP_ERR_INTERRUPTED. The flag must stay valid while stores are in use;
- * typically a volatile sig_atomic_t-sized int set by a signal handler. */
-void sp_s3_set_cancel_flag(volatile const int *flag);
 
 /* One multipart upload in progress under a store's prefix (the key is the
  * full object key, prefix included). */

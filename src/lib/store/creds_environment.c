@@ -1,0 +1,53 @@
+/* creds_environment.c: credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/creds.h"
+
+typedef struct env_provider {
+    sp_creds_env env;
+} env_provider;
+
+static sp_status env_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
+{
+    env_provider *e = p->impl;
+    const char *ak = sp_creds_getenv(&e->env, "AWS_ACCESS_KEY_ID");
+    const char *sk = sp_creds_getenv(&e->env, "AWS_SECRET_ACCESS_KEY");
+    const char *tok = sp_creds_getenv(&e->env, "AWS_SESSION_TOKEN");
+    if (!ak && !sk) return sp_fail(err, SP_ERR_NOT_FOUND, "AWS_ACCESS_KEY_ID unset");
+    /* One of the pair alone is a mistake, not an absence. */
+    if (!ak || !sk)
+        return sp_fail(err, SP_ERR_USAGE, "S3 credentials incomplete: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    if (strlen(ak) > SP_CREDS_KEY_MAX) return sp_fail(err, SP_ERR_USAGE, "AWS_ACCESS_KEY_ID is malformed");
+    if (strlen(sk) > SP_CREDS_SECRET_MAX) return sp_fail(err, SP_ERR_USAGE, "AWS_SECRET_ACCESS_KEY is too long");
+    if (tok && strlen(tok) > SP_CREDS_TOKEN_MAX) return sp_fail(err, SP_ERR_USAGE, "AWS_SESSION_TOKEN is malformed or too long");
+    memset(out, 0, sizeof(*out));
+    memcpy(out->access_key, ak, strlen(ak) + 1);
+    memcpy(out->secret, sk, strlen(sk) + 1);
+    if (tok) memcpy(out->token, tok, strlen(tok) + 1);
+    snprintf(out->source, sizeof(out->source), "environment");
+    sp_status s = sp_creds_check(out, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN", err);
+    if (s != SP_OK) memset(out, 0, sizeof(*out));
+    return s;
+}
+
+static void env_destroy(sp_creds_provider *p)
+{
+    free(p->impl);
+    free(p);
+}
+
+sp_creds_provider *sp_creds_environment_new(const sp_creds_env *env)
+{
+    sp_creds_provider *p = calloc(1, sizeof(*p));
+    env_provider *e = calloc(1, sizeof(*e));
+    if (!p || !e) {
+        free(p);
+        free(e);
+        return NULL;
+    }
+    e->env = *env;
+    *p = (sp_creds_provider){.name = "environment", .get = env_get, .destroy = env_destroy, .impl = e};
+    return p;
+}

@@ -1,0 +1,530 @@
+/* s3_upload.c: one S3 upload as a meta-request: single PUT or multipart from a fixed pool of part buffers. */
+
+/*
+ * How an upload works
+ * -------------------
+ * One put is a small meta-request that fans out into part requests. The
+ * writer's bytes are copied into the "current" part buffer. A full buffer is
+ * only sent once the next byte arrives, because until then it may be the
+ * whole object: an object that fits in one part goes up as a single PUT at
+ * commit, everything larger as CreateMultipartUpload, UploadPart (several in
+ * flight), CompleteMultipartUpload.
+ *
+ * Memory is bounded by design: parts_in_flight + 1 buffers are allocated at
+ * put_begin; one is being filled while the others are on the wire or waiting
+ * to be resent. A buffer returns to the pool only when its part succeeded,
+ * so a retry always has the bytes it needs, and put_write blocks (driving
+ * curl) when every buffer is busy: that is the back-pressure on the
+ * pipeline. With an unknown size the part size doubles every 1000 parts
+ * (8 MiB start: about 8 TB in 10,000 parts), and buffers grow with it.
+ *
+ * Threads: none of our own. Every handle of an upload (its curl multi, the
+ * transfers, the pool) belongs to the thread that called put_begin, which
+ * drives the network inside put_write, put_commit and put_abort. Several
+ * threads may each run their own uploads on one store.
+ *
+ * A failed or cancelled upload is aborted on the server
+ * (AbortMultipartUpload) so no parts linger; commit then HEADs the object
+ * and compares its size with what was written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/s3_private.h"
+
+typedef struct part_buf {
+    uint8_t *data;
+    size_t cap, len;
+    unsigned part_no;
+    int busy; /* on the wire or waiting to be resent: the bytes must stay */
+    s3_xfer x;
+} part_buf;
+
+/* Every member is touched only by the thread that called put_begin. */
+struct sp_upload {
+    s3_store *st;
+    CURLM *multi;
+    char key[SP_OBJECT_KEY_MAX];  /* full key, prefix included */
+    char path[S3_PATH_MAX];       /* its raw request path */
+    uint64_t size_hint;           /* UINT64_MAX: unknown */
+    uint64_t written;
+    part_buf *bufs;               /* the pool: parts_in_flight + 1 */
+    unsigned nbuf;
+    part_buf *cur;                /* being filled, or NULL */
+    unsigned parts;               /* parts handed to the network so far */
+    int multipart;
+    char upload_id[512];
+    char (*etags)[S3_ETAG_MAX];   /* etags[n-1] of part n */
+    unsigned etags_cap;
+    s3_xfer ctl;                  /* Create, Complete, Abort, Head, Delete */
+    sp_status failed;             /* first failure; later calls return it */
+    char fail_msg[sizeof(((sp_error *)0)->msg)];
+    int aborted;
+};
+
+/* The part size for part number part_no (1-based). A known size is split
+ * into at most 10,000 equal parts of at least base, whole MiB; an unknown
+ * size starts at base and doubles every 1000 parts, up to 5 GiB. */
+size_t sp_s3_part_size(size_t base, uint64_t size_hint, unsigned part_no)
+{
+    if (size_hint != UINT64_MAX) {
+        uint64_t per = (size_hint + S3_PARTS_MAX - 1) / S3_PARTS_MAX;
+        per = (per + S3_MIB - 1) / S3_MIB * S3_MIB;
+        uint64_t ps = per > base ? per : base;
+        return ps > S3_PART_MAX ? S3_PART_MAX : (size_t)ps;
+    }
+    uint64_t ps = base;
+    for (unsigned i = S3_PARTS_PER_DOUBLING; i < part_no && ps < S3_PART_MAX; i += S3_PARTS_PER_DOUBLING) ps *= 2;
+    return ps > S3_PART_MAX ? S3_PART_MAX : (size_t)ps;
+}
+
+static size_t part_size(const sp_upload *up, unsigned part_no)
+{
+    return sp_s3_part_size(up->st->part_size, up->size_hint, part_no);
+}
+
+/* A buffer's starting size: a small object of known size gets a buffer of
+ * its own size (grown if the hint was wrong), everything else a part's. */
+static size_t initial_cap(const sp_upload *up, unsigned part_no)
+{
+    size_t ps = part_size(up, part_no);
+    if (part_no == 1 && up->size_hint < ps) return up->size_hint < 4096 ? 4096 : (size_t)up->size_hint;
+    return ps;
+}
+
+static sp_status upload_failed(sp_upload *up, sp_status s, const char *msg)
+{
+    /* Inside an upload a 404 (NoSuchUpload, NoSuchKey) means the store
+     * failed, not that the caller asked for something absent. */
+    if (s == SP_ERR_NOT_FOUND) s = SP_ERR_STORE;
+    if (up->failed == SP_OK) {
+        up->failed = s;
+        snprintf(up->fail_msg, sizeof(up->fail_msg), "%s", msg);
+    }
+    return up->failed;
+}
+
+static sp_status report(const sp_upload *up, sp_error *err) { return sp_fail(err, up->failed, "%s", up->fail_msg); }
+
+/* Collects the parts that finished: their ETags, or the first failure. */
+static void reap_parts(sp_upload *up)
+{
+    for (unsigned i = 0; i < up->nbuf; i++) {
+        part_buf *b = &up->bufs[i];
+        if (!b->busy || b->x.state != XF_DONE) continue;
+        b->busy = 0;
+        b->x.state = XF_IDLE;
+        if (b->x.result != SP_OK) {
+            upload_failed(up, b->x.result, b->x.msg);
+        } else if (!b->x.etag[0]) {
+            char m[160];
+            s3_msgf(m, sizeof(m), "S3 UploadPart %u of s3://%s/%.60s: the response had no ETag", b->part_no,
+                     up->st->bucket, up->key);
+            upload_failed(up, SP_ERR_STORE, m);
+        } else {
+            snprintf(up->etags[b->part_no - 1], S3_ETAG_MAX, "%s", b->x.etag);
+        }
+    }
+}
+
+/* One round of network work for the upload's parts (see drive). */
+static sp_status pump(sp_upload *up, int block, sp_error *err)
+{
+    s3_xfer *xs[S3_INFLIGHT_MAX + 1];
+    size_t n = 0;
+    for (unsigned i = 0; i < up->nbuf; i++)
+        if (up->bufs[i].busy) xs[n++] = &up->bufs[i].x;
+    sp_status s = s3_drive(up->st, up->multi, xs, n, 0, block, err);
+    reap_parts(up);
+    return s;
+}
+
+static unsigned busy_parts(const sp_upload *up)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < up->nbuf; i++) n += up->bufs[i].busy != 0;
+    return n;
+}
+
+typedef struct lost_ctx {
+    sp_upload *up;
+    time_t since;
+} lost_ctx;
+
+static int abort_if_lost(void *vctx, const sp_s3_upload_info *u)
+{
+    lost_ctx *c = vctx;
+    sp_error e;
+    if (strcmp(u->key, c->up->key) == 0 && strcmp(u->upload_id, c->up->upload_id) != 0 && u->initiated >= c->since)
+        (void)s3_abort_by_id(c->up->st, u->key, u->upload_id, &e);
+    return 0;
+}
+
+static sp_status create_multipart(sp_upload *up, sp_error *err)
+{
+    s3_xfer *x = &up->ctl;
+    time_t started = time(NULL);
+    s3_xfer_init(x, up->st, "POST", "CreateMultipartUpload");
+    snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
+    snprintf(x->query, sizeof(x->query), "uploads=");
+    x->content_type = "application/octet-stream";
+    SP_TRY(s3_xfer_run(up->multi, x, err));
+    sp_error xe;
+    if (sp_s3_xml_upload_id(x->resp, x->resp_len, up->upload_id, sizeof(up->upload_id), &xe) != SP_OK)
+        return sp_fail(err, SP_ERR_STORE, "S3 CreateMultipartUpload s3://%s/%.300s: %s", up->st->bucket, up->key,
+                       xe.msg);
+    up->multipart = 1;
+    /* A Create whose answer was lost still created an upload we never
+     * heard of: after a retried Create, abort the other uploads of this
+     * key started since (best effort; `sealpub cleanup` is the backstop). */
+    if (x->attempt > 1) {
+        lost_ctx c = {up, started - 5};
+        (void)s3_list_uploads(up->st, abort_if_lost, &c, &xe);
+    }
+    return SP_OK;
+}
+
+/* Hands a filled buffer to the network as the next part, once fewer than
+ * parts_in_flight are on the wire (the pool's extra buffer is the one
+ * being filled meanwhile). */
+static sp_status submit_part(sp_upload *up, part_buf *b, sp_error *err)
+{
+    while (busy_parts(up) >= up->st->parts_in_flight) {
+        SP_TRY(pump(up, 1, err));
+        if (up->failed) return report(up, err);
+    }
+    if (up->parts == S3_PARTS_MAX)
+        return sp_fail(err, SP_ERR_STORE, "S3 object s3://%s/%.300s would need more than %u parts", up->st->bucket,
+                       up->key, S3_PARTS_MAX);
+    if (!up->multipart) SP_TRY(create_multipart(up, err));
+    unsigned no = ++up->parts;
+    if (no > up->etags_cap) {
+        unsigned cap = up->etags_cap ? up->etags_cap * 2 : 64;
+        if (cap > S3_PARTS_MAX) cap = S3_PARTS_MAX;
+        void *p = realloc(up->etags, (size_t)cap * S3_ETAG_MAX);
+        if (!p) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+        up->etags = p;
+        up->etags_cap = cap;
+    }
+    up->etags[no - 1][0] = '\0';
+    b->part_no = no;
+    s3_xfer *x = &b->x;
+    char op[32];
+    snprintf(op, sizeof(op), "UploadPart %u", no);
+    s3_xfer_init(x, up->st, "PUT", op);
+    snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
+    x->query[0] = '\0';
+    char num[16];
+    snprintf(num, sizeof(num), "%u", no);
+    SP_TRY(s3_query_param(x->query, sizeof(x->query), "partNumber", num, err));
+    SP_TRY(s3_query_param(x->query, sizeof(x->query), "uploadId", up->upload_id, err));
+    x->body = b->data;
+    x->body_len = b->len;
+    s3_sha256_hex(b->data, b->len, x->body_sha);
+    b->busy = 1;
+    sp_status s = s3_xfer_start(up->multi, x, err);
+    if (s != SP_OK) b->busy = 0;
+    return s;
+}
+
+/* A free buffer for the next part, sized for it; blocks while all are busy. */
+static sp_status acquire_buffer(sp_upload *up, sp_error *err)
+{
+    size_t need = initial_cap(up, up->parts + 1);
+    for (;;) {
+        if (up->failed) return report(up, err);
+        for (unsigned i = 0; i < up->nbuf; i++) {
+            part_buf *b = &up->bufs[i];
+            if (b->busy) continue;
+            if (b->cap < need) {
+                /* The part size grew (unknown size, past 1000 parts). */
+                uint8_t *p = malloc(need);
+                if (!p) return sp_fail(err, SP_ERR_NOMEM, "out of memory for a %zu-byte S3 part", need);
+                free(b->data);
+                b->data = p;
+                b->cap = need;
+            }
+            b->len = 0;
+            up->cur = b;
+            return SP_OK;
+        }
+        SP_TRY(pump(up, 1, err));
+    }
+}
+
+/* Stops everything on the wire and aborts the multipart upload, so no
+ * parts are left to be billed. Failures are swallowed: abort never fails
+ * visibly, and stale uploads are what sp_s3_abort_stale is for. */
+static void abort_upload(sp_upload *up)
+{
+    for (unsigned i = 0; i < up->nbuf; i++) {
+        if (up->bufs[i].busy) s3_xfer_stop(up->multi, &up->bufs[i].x);
+        up->bufs[i].busy = 0;
+    }
+    if (!up->multipart || up->aborted) return;
+    up->aborted = 1;
+    s3_xfer *x = &up->ctl;
+    s3_xfer_init(x, up->st, "DELETE", "AbortMultipartUpload");
+    snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
+    sp_error e;
+    if (s3_query_param(x->query, sizeof(x->query), "uploadId", up->upload_id, &e) != SP_OK) return;
+    x->ignore_cancel = 1;
+    /* After a cancel the user is waiting: one retry at most. */
+    if (s3_cancelled(up->st)) x->max_attempts = 2;
+    (void)s3_xfer_run(up->multi, x, &e);
+}
+
+/* Records a failure, aborts on the server, and returns the failure. */
+static sp_status fail_upload(sp_upload *up, sp_status s, sp_error *err)
+{
+    if (s == SP_ERR_INTERRUPTED) {
+        char m[sizeof(up->fail_msg)];
+        snprintf(m, sizeof(m), "S3 upload of s3://%s/%.300s interrupted; %s", up->st->bucket, up->key,
+                 up->multipart ? "multipart upload aborted" : "nothing was stored");
+        upload_failed(up, s, m);
+    } else {
+        upload_failed(up, s, err ? err->msg : "S3 upload failed");
+    }
+    abort_upload(up);
+    return report(up, err);
+}
+
+static void free_upload(sp_upload *up)
+{
+    if (!up) return;
+    for (unsigned i = 0; i < up->nbuf; i++) {
+        s3_xfer_stop(up->multi, &up->bufs[i].x);
+        s3_xfer_release(&up->bufs[i].x);
+        free(up->bufs[i].data);
+    }
+    s3_xfer_stop(up->multi, &up->ctl);
+    s3_xfer_release(&up->ctl);
+    if (up->multi) curl_multi_cleanup(up->multi);
+    free(up->bufs);
+    free(up->etags);
+    free(up);
+}
+
+sp_status s3_put_begin(void *impl, const char *key, uint64_t size_hint, sp_upload **out, sp_error *err)
+{
+    s3_store *st = impl;
+    *out = NULL;
+    if (size_hint != UINT64_MAX && size_hint > (uint64_t)S3_PART_MAX * S3_PARTS_MAX)
+        return sp_fail(err, SP_ERR_USAGE, "object of %llu bytes is larger than S3 allows",
+                       (unsigned long long)size_hint);
+    sp_upload *up = calloc(1, sizeof(*up));
+    if (!up) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    up->st = st;
+    up->size_hint = size_hint;
+    sp_status s = s3_object_key(st, key, up->key, sizeof(up->key), err);
+    if (s == SP_OK) {
+        s3_raw_path(st, up->key, up->path, sizeof(up->path));
+        up->multi = curl_multi_init();
+        up->nbuf = st->parts_in_flight + 1;
+        up->bufs = calloc(up->nbuf, sizeof(*up->bufs));
+        if (!up->multi || !up->bufs) s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    }
+    if (s == SP_OK) {
+        curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)up->nbuf + 1);
+        /* The whole pool up front: a failure to get memory shows now, not
+         * halfway through a stream. A small known object needs one buffer
+         * of its own size. */
+        size_t first = initial_cap(up, 1);
+        int small = first < part_size(up, 1);
+        for (unsigned i = 0; i < up->nbuf && s == SP_OK; i++) {
+            if (small && i > 0) break;
+            size_t cap = first;
+            up->bufs[i].data = malloc(cap);
+            up->bufs[i].cap = cap;
+            if (!up->bufs[i].data) s = sp_fail(err, SP_ERR_NOMEM, "out of memory for the S3 part buffers");
+        }
+    }
+    if (s != SP_OK) {
+        free_upload(up);
+        return s;
+    }
+    *out = up;
+    return SP_OK;
+}
+
+sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_error *err)
+{
+    if (up->failed) return report(up, err);
+    if (s3_cancelled(up->st)) return fail_upload(up, SP_ERR_INTERRUPTED, err);
+    const uint8_t *p = buf;
+    sp_status s = SP_OK;
+    while (len && s == SP_OK) {
+        size_t target = part_size(up, up->parts + 1);
+        if (up->cur && up->cur->len == target) {
+            /* Full, and more bytes follow: it is a part, not the whole. */
+            part_buf *b = up->cur;
+            up->cur = NULL;
+            s = submit_part(up, b, err);
+            continue;
+        }
+        if (!up->cur && (s = acquire_buffer(up, err)) != SP_OK) break;
+        part_buf *b = up->cur;
+        if (b->len == b->cap) {
+            /* A small known object grew past its hint: the buffer gets a
+             * part's full size. */
+            uint8_t *q = realloc(b->data, target);
+            if (!q) {
+                s = sp_fail(err, SP_ERR_NOMEM, "out of memory for an S3 part");
+                break;
+            }
+            b->data = q;
+            b->cap = target;
+        }
+        size_t room = (target < b->cap ? target : b->cap) - b->len;
+        size_t n = len < room ? len : room;
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        up->written += n;
+        p += n;
+        len -= n;
+    }
+    /* Keep the parts on the wire moving between writes. */
+    if (s == SP_OK && busy_parts(up)) {
+        s = pump(up, 0, err);
+        if (s == SP_OK && up->failed) s = up->failed;
+    }
+    if (s != SP_OK) return fail_upload(up, s, err);
+    return SP_OK;
+}
+
+/* Between writes: parts already on the wire keep moving while the input
+ * pauses (a docker save reading a large layer), so curl's stall timer only
+ * ever measures the server. */
+sp_status s3_put_poll(sp_upload *up, sp_error *err)
+{
+    if (up->failed) return report(up, err);
+    if (s3_cancelled(up->st)) return fail_upload(up, SP_ERR_INTERRUPTED, err);
+    if (!busy_parts(up)) return SP_OK;
+    sp_status s = pump(up, 0, err);
+    if (s == SP_OK && up->failed) s = up->failed;
+    if (s != SP_OK) return fail_upload(up, s, err);
+    return SP_OK;
+}
+
+sp_status s3_head_size(s3_store *st, CURLM *m, s3_xfer *x, const char *path, int ignore_cancel, uint64_t *size,
+                           sp_error *err)
+{
+    s3_xfer_init(x, st, "HEAD", "HeadObject");
+    x->ignore_cancel = ignore_cancel;
+    snprintf(x->raw_path, sizeof(x->raw_path), "%s", path);
+    SP_TRY(s3_xfer_run(m, x, err));
+    if (!x->has_length) {
+        char where[SP_OBJECT_KEY_MAX + 80];
+        return sp_fail(err, SP_ERR_STORE, "S3 HeadObject %s: no Content-Length in the response",
+                       s3_object_url(x, where, sizeof(where)));
+    }
+    *size = x->content_length;
+    return SP_OK;
+}
+
+/* The ETag list for CompleteMultipartUpload; ETags are escaped for XML. */
+static char *complete_body(const sp_upload *up, size_t *len, sp_error *err)
+{
+    size_t cap = 128 + (size_t)up->parts * (64 + 6 * S3_ETAG_MAX), n = 0;
+    char *b = malloc(cap);
+    if (!b) {
+        sp_fail(err, SP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    n += (size_t)snprintf(b + n, cap - n, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for (unsigned i = 0; i < up->parts; i++) {
+        n += (size_t)snprintf(b + n, cap - n, "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
+        for (const char *e = up->etags[i]; *e; e++) {
+            const char *esc = *e == '&' ? "&amp;" : *e == '<' ? "&lt;" : *e == '>' ? "&gt;" : NULL;
+            if (esc) n += (size_t)snprintf(b + n, cap - n, "%s", esc);
+            else b[n++] = *e;
+        }
+        n += (size_t)snprintf(b + n, cap - n, "</ETag></Part>");
+    }
+    n += (size_t)snprintf(b + n, cap - n, "</CompleteMultipartUpload>");
+    *len = n;
+    return b;
+}
+
+static sp_status complete_multipart(sp_upload *up, sp_error *err)
+{
+    size_t len = 0;
+    char *body = complete_body(up, &len, err);
+    if (!body) return SP_ERR_NOMEM;
+    s3_xfer *x = &up->ctl;
+    s3_xfer_init(x, up->st, "POST", "CompleteMultipartUpload");
+    snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
+    sp_status s = s3_query_param(x->query, sizeof(x->query), "uploadId", up->upload_id, err);
+    x->body = (const uint8_t *)body;
+    x->body_len = len;
+    x->content_type = "application/xml";
+    /* A Complete cut short by a cancel may still take effect on the server;
+     * it is short, so it runs to its end and the commit finishes. */
+    x->ignore_cancel = 1;
+    s3_sha256_hex(body, len, x->body_sha);
+    if (s == SP_OK) s = s3_xfer_run(up->multi, x, err);
+    /* A Complete that succeeded on the server but whose answer was lost is
+     * retried and then finds no such upload: the size check below decides. */
+    if (s == SP_ERR_NOT_FOUND && x->attempt > 1 && !strcmp(x->xerr.code, "NoSuchUpload")) s = SP_OK;
+    free(body);
+    if (s == SP_OK) up->aborted = 1; /* completed: nothing left to abort */
+    return s;
+}
+
+sp_status s3_put_commit(sp_upload *up, sp_error *err)
+{
+    sp_status s = up->failed ? report(up, err) : SP_OK;
+    if (s == SP_OK && s3_cancelled(up->st)) s = sp_fail(err, SP_ERR_INTERRUPTED, "cancelled");
+    if (s == SP_OK && !up->multipart) {
+        /* Everything fits in one part: a single PUT. */
+        s3_xfer *x = &up->ctl;
+        s3_xfer_init(x, up->st, "PUT", "PutObject");
+        snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
+        x->body = up->cur ? up->cur->data : NULL;
+        x->body_len = up->cur ? up->cur->len : 0;
+        x->content_type = "application/octet-stream";
+        s3_sha256_hex(x->body ? (const void *)x->body : "", x->body_len, x->body_sha);
+        s = s3_xfer_run(up->multi, x, err);
+    } else if (s == SP_OK) {
+        if (up->cur && up->cur->len) {
+            part_buf *b = up->cur;
+            up->cur = NULL;
+            s = submit_part(up, b, err);
+        }
+        while (s == SP_OK && busy_parts(up)) s = pump(up, 1, err);
+        if (s == SP_OK && up->failed) s = report(up, err);
+        if (s == SP_OK) s = complete_multipart(up, err);
+    }
+    uint64_t size = 0;
+    /* Once Complete is sent the object may exist: finish the check even if
+     * a cancel arrives now, rather than leave it unverified. */
+    if (s == SP_OK) s = s3_head_size(up->st, up->multi, &up->ctl, up->path, 1, &size, err);
+    if (s == SP_OK && size != up->written) {
+        /* The object is visible but wrong: remove it rather than let a
+         * registry row point at it. */
+        s3_xfer *x = &up->ctl;
+        s3_xfer_init(x, up->st, "DELETE", "DeleteObject");
+        snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
+        x->ignore_cancel = 1;
+        sp_error e;
+        (void)s3_xfer_run(up->multi, x, &e);
+        s = sp_fail(err, SP_ERR_STORE, "S3 object s3://%s/%.300s has %llu bytes after upload, expected %llu; deleted",
+                    up->st->bucket, up->key, (unsigned long long)size, (unsigned long long)up->written);
+    }
+    if (s != SP_OK && !up->aborted) s = fail_upload(up, s, err);
+    if (s == SP_ERR_NOT_FOUND) {
+        s = SP_ERR_STORE;
+        if (err) err->status = s;
+    }
+    free_upload(up);
+    return s;
+}
+
+void s3_put_abort(sp_upload *up)
+{
+    if (!up) return;
+    abort_upload(up);
+    free_upload(up);
+}
