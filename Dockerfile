@@ -1,6 +1,8 @@
-# The image of the Woodpecker publish step (.woodpecker/build-arm.yml): the
-# docker CLI and sealpub, nothing else. Multi-arch: every stage starts from
-# Debian's multi-arch images and builds for the platform it runs on, e.g.
+# The Woodpecker plugin image of the publish step (.woodpecker/build-arm.yml):
+# sealpub, its shared libraries and the plugin entrypoint, on Debian slim. No
+# docker client: sealpub reads images from the Docker Engine API itself
+# (docker-daemon:IMAGE). Multi-arch: every stage starts from Debian's
+# multi-arch images and builds for the platform it runs on, e.g.
 #
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REPO/sealpub-publisher:0.1.0 --push .
 #
@@ -25,17 +27,6 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DSEALPUB_TESTS=OFF \
     && strip /build/sealpub \
     && /build/sealpub version --verbose
 
-# ---- the docker client from Debian's docker.io package, without the daemon,
-# containerd and runc that installing the package would bring. The client
-# binary needs only the C library.
-FROM debian:12-slim AS docker-cli
-WORKDIR /tmp/docker-cli
-RUN apt-get update \
-    && apt-get download docker.io \
-    && dpkg-deb -x ./docker.io_*.deb /out \
-    && /out/usr/bin/docker --version \
-    && rm -rf /var/lib/apt/lists/*
-
 # ---- the step image
 FROM debian:12-slim
 # sealpub's shared libraries, and the CA certificates libcurl needs for
@@ -44,7 +35,9 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         ca-certificates libssl3 libdeflate0 liburing2 libcurl4 libpq5 libsqlite3-0 \
     && rm -rf /var/lib/apt/lists/*
-COPY --from=docker-cli /out/usr/bin/docker /usr/bin/docker
 COPY --from=build /build/sealpub /usr/bin/sealpub
-RUN sealpub version --verbose && docker --version
-CMD ["sealpub", "--help"]
+# The plugin entrypoint: settings (PLUGIN_*) -> sealpub publish docker-daemon:...;
+# given a command (docker run IMAGE sealpub fetch ...), it runs that instead.
+COPY scripts/woodpecker-plugin.sh /usr/bin/sealpub-woodpecker
+RUN sealpub version --verbose && bash -n /usr/bin/sealpub-woodpecker
+ENTRYPOINT ["/usr/bin/sealpub-woodpecker"]

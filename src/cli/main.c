@@ -124,7 +124,7 @@ static const char publish_help[] =
     "  --stage STAGE        dev stage (dev, stage, main, ...), at most 64 bytes\n"
     "  --arch ARCH          x86_64|amd64|aarch64|arm64|...; stored as amd64/arm64 (default: this host)\n"
     "  --version VERSION    at most 64 bytes\n"
-    "  --level N            gzip level 0-12 (default 6; 0 stores; env SEALPUB_LEVEL)\n"
+    "  --level N            gzip level 0-12 (default 5; 0 stores; env SEALPUB_LEVEL)\n"
     "  --threads N          worker threads (default: online CPUs; env SEALPUB_THREADS)\n"
     "  --chunk-size SIZE    1M-64M (default 4M; env SEALPUB_CHUNK_SIZE)\n"
     "  --store URL          file:///DIR or s3://BUCKET[/PREFIX] (env SEALPUB_STORE;\n"

@@ -147,6 +147,34 @@ PY
 done
 s3_put "$key" "$WORK/good.enc"
 
+# The Woodpecker plugin entrypoint, run as Woodpecker would run the image:
+# settings as PLUGIN_*, secrets from_secret as PLUGIN_* too, CI_* of a push
+# to main; it must publish for real and print sealpub's JSON.
+section "woodpecker plugin entrypoint"
+docker load -q -i "$WORK/save.tar" >/dev/null || bad "docker load of the saved test image"
+BIN_DIR=$(dirname "$B")
+plugin_env=(env -i PATH="$BIN_DIR:/usr/local/bin:/usr/bin:/bin" HOME="$WORK" SEALPUB_HOME="$WORK/plugin-home"
+    PGOPTIONS="$PGOPTIONS" AWS_CA_BUNDLE="${AWS_CA_BUNDLE:-}"
+    CI_REPO_NAME=itest CI_COMMIT_BRANCH=main CI_COMMIT_SHA=89abcdef0123456789abcdef0123456789abcdef
+    CI_SYSTEM_PLATFORM=linux/amd64
+    PLUGIN_IMAGE=sp-itest:1 PLUGIN_STAGE_MAP=main=dev,stage=stage PLUGIN_STORE="$SEALPUB_STORE"
+    PLUGIN_DOCKER_HOST="$DOCKER_HOST" PLUGIN_AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
+    PLUGIN_AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" PLUGIN_AWS_REGION="${AWS_REGION:-us-east-1}"
+    PLUGIN_AWS_ENDPOINT_URL_S3="$AWS_ENDPOINT_URL_S3" PLUGIN_DATABASE_URL="$DATABASE_URL")
+expect_exit 0 "plugin entrypoint publishes" -- "${plugin_env[@]}" bash "$src/scripts/woodpecker-plugin.sh"
+grep -q '"object_key":"dev/itest-amd64-89abcdef0123.enc"' "$WORK/stdout" && grep -q "\"docker_image\":{\"id\":\"$ID\"" "$WORK/stdout" &&
+    ok "plugin printed the JSON of dev/itest-amd64-89abcdef0123.enc from image $ID" || bad "plugin JSON: $(cat "$WORK/stdout")"
+[[ $(row_count 89abcdef0123) == 1 ]] && ok "plugin: registry row written" || bad "plugin: no registry row"
+expect_exit 2 "plugin refuses a missing image setting" -- "${plugin_env[@]}" PLUGIN_IMAGE= bash "$src/scripts/woodpecker-plugin.sh"
+expect_err_contains "settings.image is required" "plugin names the missing setting"
+expect_exit 2 "plugin refuses a bad on_exists" -- "${plugin_env[@]}" PLUGIN_ON_EXISTS=maybe bash "$src/scripts/woodpecker-plugin.sh"
+expect_err_contains "settings.on_exists must be replace or fail" "plugin names the bad on_exists"
+expect_exit 2 "plugin refuses an unmapped branch" -- "${plugin_env[@]}" CI_COMMIT_BRANCH=topic bash "$src/scripts/woodpecker-plugin.sh"
+expect_err_contains "branch 'topic' has no stage" "plugin names the unmapped branch"
+expect_exit 3 "plugin: missing image in the engine" -- "${plugin_env[@]}" PLUGIN_IMAGE=sp-itest:absent PLUGIN_VERSION=e7 \
+    bash "$src/scripts/woodpecker-plugin.sh"
+nothing_left e7 "plugin: missing image"
+
 # The engine killed in the middle of the image stream: a bigger (still
 # small) image, so the stream is long enough to die in; the relay kills
 # dockerd after 2 MiB of it.

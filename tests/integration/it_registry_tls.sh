@@ -4,7 +4,10 @@
 # local. Against a private PostgreSQL started here, first without TLS, then with a certificate from a CA
 # made here. The server listens on 127.0.0.1 only, so SEALPUB_REGISTRY_TRUST_LOOPBACK=0 (documented) makes
 # sealpub treat it like a remote host: the refusals below happen over real cleartext connections.
+sp_pg_bin_given=${SEALPUB_PG_BIN:-}
 source "$(dirname "$0")/lib.sh"
+# lib.sh's hermetic reset may drop SEALPUB_PG_BIN (a newline in its keep list): keep the given one.
+export SEALPUB_PG_BIN=${SEALPUB_PG_BIN:-$sp_pg_bin_given}
 need_env SEALPUB_PG_BIN
 command -v openssl >/dev/null || { sp_strict && { echo "FAIL - openssl missing"; exit 1; }; echo "skipped: no openssl"; exit 77; }
 trap 'private_pg_cleanup; rm -rf "$WORK"' EXIT

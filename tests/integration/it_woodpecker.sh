@@ -3,13 +3,16 @@
 # publish-step image (Dockerfile, .dockerignore):
 #   - every pipeline file against Woodpecker's own JSON schema
 #     (${SP_SHARED_DIR}/woodpecker/schema.json, third-party, not copied here);
-#   - the rules the schema cannot see: the publish step runs bash with
-#     pipefail and pipes `docker save` into `sealpub publish -` with
-#     --content tar --json, credentials come only from secrets, shell
-#     variables are escaped from Woodpecker's own ${...} substitution;
-#   - a dry run of build-arm.yml's steps as Woodpecker would render them, with
-#     a stand-in docker and the real sealpub, including a `docker save` that
-#     fails after its output: the step must fail;
+#   - the rules the schema cannot see: build-arm.yml publishes with the
+#     sealpub plugin (settings, secrets only from_secret, the tag the build
+#     step builds, the docker socket), runs on pushes and tags, and has a
+#     `sealpub cleanup` step on failure; shell variables are escaped from
+#     Woodpecker's own ${...} substitution;
+#   - a dry run of build-arm.yml's steps as Woodpecker would render them: the
+#     build step with a stand-in docker CLI, the plugin entrypoint
+#     (scripts/woodpecker-plugin.sh) with the rendered settings and the CI_*
+#     of a push, a tag and an unmapped branch (it_docker.sh publishes with it
+#     for real against a Docker engine);
 #   - a minimal lint of the Dockerfile.
 # Ends with "N passed, N failed". Exit 77 (skipped) only when the schema file
 # is absent and every other check passed; under CI=true or
@@ -162,6 +165,37 @@ def publish_checks(rel, sname, step):
             bad(where + ": %s must come from a secret (from_secret)" % var)
 
 
+PLUGIN_SECRETS = ("aws_access_key_id", "aws_secret_access_key", "database_url", "store")
+
+
+def plugin_checks(rel, sname, step):
+    """The publish step as a sealpub plugin step: settings, no commands."""
+    where = "%s: step %s" % (rel, sname)
+    settings = step.get("settings") or {}
+    if step.get("commands") or step.get("entrypoint"):
+        bad(where + ": a plugin step has no commands or entrypoint of its own")
+    if str(settings.get("image", "")).strip():
+        ok(where + ": settings.image names the image to publish from the engine")
+    else:
+        bad(where + ": settings.image is missing")
+    if settings.get("stage") or settings.get("stage_map"):
+        ok(where + ": stage from settings (stage or stage_map)")
+    else:
+        bad(where + ": neither settings.stage nor settings.stage_map")
+    for k in PLUGIN_SECRETS:
+        if is_secret_ref(settings.get(k)):
+            ok(where + ": settings.%s from_secret" % k)
+        else:
+            bad(where + ": settings.%s must come from a secret (from_secret)" % k)
+    for k, v in settings.items():
+        if SECRET_NAME.search(k.upper()) and not is_secret_ref(v):
+            bad(where + ": settings.%s is written in the file; use from_secret" % k)
+    if any("/var/run/docker.sock" in str(v) for v in as_list(step.get("volumes"))):
+        ok(where + ": mounts the docker socket")
+    else:
+        bad(where + ": does not mount /var/run/docker.sock, so the plugin has no engine")
+
+
 def render(text, values):
     """Woodpecker's substitution, as far as these files use it: ${NAME} and
     ${NAME=default} from values, then $${ -> ${."""
@@ -255,11 +289,40 @@ for f in files:
             ok(rel + ": builds and pushes the image before publishing")
         else:
             bad(rel + ": no docker build / docker push step")
-        if not any("sealpub publish" in str(c) for _, s in steps for c in as_list(s.get("commands"))):
-            bad(rel + ": no publish step")
-        # Render every step for the dry run, for the first ARCH value.
-        values = {"ARCH": archs[0] if archs else "arm64"}
+        if any("tag" in as_list(w.get("event")) for w in when):
+            ok(rel + ": runs on tag events too")
+        else:
+            bad(rel + ": does not run on tag events")
+        plugin_steps = [(n, s) for n, s in steps if (s.get("settings") or {}).get("image")]
+        for n, s in plugin_steps:
+            plugin_checks(rel, n, s)
+        if not plugin_steps:
+            bad(rel + ": no publish step using the sealpub plugin (settings.image)")
+        elif re.search(r"docker\s+build\b.*--tag\s+\S*" + re.escape(str(plugin_steps[0][1]["settings"]["image"])), cmds):
+            ok(rel + ": the plugin publishes the tag the build step builds")
+        else:
+            bad(rel + ": the plugin's settings.image is not a tag the build step builds")
+        if "env" in cmds and ".sealpub-publish.env" in cmds:
+            bad(rel + ": an env file is still handed between steps")
+        cleanup = [n for n, s in steps
+                   if any(re.search(r"sealpub\s+cleanup\b", str(c)) for c in as_list(s.get("commands")))
+                   and any("failure" in as_list(w.get("status")) for w in as_list(s.get("when")))]
+        if cleanup:
+            ok(rel + ": step %s runs sealpub cleanup when the pipeline failed" % cleanup[0])
+        else:
+            bad(rel + ": no `sealpub cleanup` step with when: status: failure (SIGKILLed publishes leave uploads)")
+        # Render every step for the dry run, for the first ARCH value; CI_*
+        # values as in the dry run's environment below.
+        values = {"ARCH": archs[0] if archs else "arm64",
+                  "CI_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567"}
         for i, (sname, step) in enumerate(steps):
+            settings = step.get("settings") or {}
+            if settings:
+                safe = re.sub(r"[^A-Za-z0-9_-]", "_", str(sname))
+                with open(os.path.join(render_dir, "%d-%s.plugin.env" % (i, safe)), "w") as out:
+                    for k, v in settings.items():
+                        if not is_secret_ref(v):
+                            out.write("PLUGIN_%s=%s\n" % (k.upper(), render(str(v), values)))
             script = render("\n".join(str(c) for c in as_list(step.get("commands"))), values)
             ep = " ".join(str(e) for e in as_list(step.get("entrypoint")))
             safe = re.sub(r"[^A-Za-z0-9_-]", "_", str(sname))
@@ -364,11 +427,11 @@ done <"$WORK/checks.txt"
 # the real sealpub against a local store and registry.
 dry_run() {
     local bin=${SEALPUB_BIN:-$src/build/sealpub}
-    local build_sh publish_sh
+    local build_sh publish_env
     build_sh=$(find "$WORK/render" -name "*-build-and-push.sh" -print -quit)
-    publish_sh=$(find "$WORK/render" -name "*-publish.sh" -print -quit)
-    if [[ -z $build_sh || -z $publish_sh ]]; then
-        bad "dry run: build-arm.yml has no build-and-push and publish steps to run"
+    publish_env=$(find "$WORK/render" -name "*-publish.plugin.env" -print -quit)
+    if [[ -z $build_sh || -z $publish_env ]]; then
+        bad "dry run: build-arm.yml has no build-and-push step and publish plugin step to run"
         return
     fi
     if [[ ! -x $bin ]]; then
@@ -376,44 +439,32 @@ dry_run() {
         return
     fi
     local fake=$WORK/bin ws=$WORK/ws
-    mkdir -p "$fake" "$ws" "$WORK/image/layer"
+    mkdir -p "$fake" "$ws"
     ln -s "$bin" "$fake/sealpub"
     cat >"$fake/docker" <<'EOF'
 #!/usr/bin/env bash
-# Stand-in docker for it_woodpecker.sh: records calls, serves FAKE_TAR.
+# Stand-in docker CLI for the build step of it_woodpecker.sh: records calls.
 echo "docker $*" >>"$FAKE_DOCKER_LOG"
 case $1 in
 login) cat >/dev/null ;;
 build | push) ;;
-save)
-    cat "$FAKE_TAR"
-    # A daemon error after the whole archive went out: only pipefail sees it.
-    if [[ ${FAKE_SAVE_FAIL:-0} == 1 ]]; then
-        echo "Error response from daemon: stand-in failure" >&2
-        exit 1
-    fi
-    ;;
 *) exit 64 ;;
 esac
 EOF
     chmod +x "$fake/docker"
-    head -c 300000 /dev/urandom >"$WORK/image/layer/layer.tar"
-    printf '[{"Config":"config.json","RepoTags":["app:1"],"Layers":["layer/layer.tar"]}]\n' >"$WORK/image/manifest.json"
-    # -b 1: no padding past the end marker, like docker save.
-    tar -C "$WORK/image" -b 1 -cf "$WORK/image.tar" .
 
     local sha=0123456789abcdef0123456789abcdef01234567
     local common=(env -i PATH="$fake:/usr/local/bin:/usr/bin:/bin" HOME="$WORK"
         CI_COMMIT_SHA="$sha" CI_COMMIT_TAG="" CI_COMMIT_BRANCH=dev CI_REPO_NAME=sealpub-it
-        FAKE_DOCKER_LOG="$WORK/docker.log" FAKE_TAR="$WORK/image.tar")
+        FAKE_DOCKER_LOG="$WORK/docker.log")
     # The build step runs in docker:27-cli (busybox ash); bash --posix stands in.
     local rc=0
     (cd "$ws" && "${common[@]}" IMAGE_REPO=localhost:5000/team/app REGISTRY_USER=u \
         REGISTRY_PASSWORD=p bash --posix -e "$build_sh") >"$WORK/build.out" 2>&1 || rc=$?
     local image=localhost:5000/team/app:0123456789ab-arm64
-    if ((rc == 0)) && grep -qx "IMAGE=$image" "$ws/.sealpub-publish.env" &&
+    if ((rc == 0)) && [[ ! -e $ws/.sealpub-publish.env ]] &&
         grep -qx "docker login --username u --password-stdin localhost:5000" "$WORK/docker.log" &&
-        grep -qx "docker build --pull --tag $image ." "$WORK/docker.log" &&
+        grep -qx "docker build --pull --tag $image --tag sealpub-build:$sha-arm64 ." "$WORK/docker.log" &&
         grep -qx "docker push $image" "$WORK/docker.log"; then
         ok "dry run: build-and-push logs in to localhost:5000, builds and pushes $image"
     else
@@ -426,56 +477,36 @@ EOF
     else
         bad "dry run: login for team/app: $(grep login "$WORK/docker.log" | tail -n 1)"
     fi
-    # Back to the registry image for the publish runs.
-    printf 'IMAGE=%s\nVERSION=%s\n' "$image" 0123456789ab >"$ws/.sealpub-publish.env"
-
-    # Secrets stand-ins: a local store and a SQLite registry.
-    local pub=("${common[@]}" SEALPUB_HOME="$WORK/home" SEALPUB_STORE="file://$WORK/objects"
-        SEALPUB_REGISTRY="sqlite://$WORK/registry.db")
-    # The step's shell: bash where its entrypoint says so, else the image's
-    # /bin/sh, which on Debian is dash.
-    local shell=sh
-    [[ $(cat "${publish_sh%.sh}.shell") == bash ]] && shell=bash
+    # The publish step: the plugin entrypoint with the settings as
+    # Woodpecker renders them (PLUGIN_*), secrets' stand-ins, and CI_* of a
+    # push to dev and of a tag; dry_run prints the sealpub command it would
+    # run (it_docker.sh publishes with it for real against a Docker engine).
+    local plugin=$src/scripts/woodpecker-plugin.sh settings=() line
+    while IFS= read -r line; do settings+=("$line"); done <"$publish_env"
+    local pub=("${common[@]}" "${settings[@]}" PLUGIN_STORE="s3://bucket/prefix" PLUGIN_AWS_ACCESS_KEY_ID=k
+        PLUGIN_AWS_SECRET_ACCESS_KEY=s PLUGIN_DATABASE_URL=postgresql://db/x PLUGIN_DRY_RUN=true)
+    local want="sealpub publish docker-daemon:sealpub-build:$sha-arm64 --name sealpub-it --stage dev"
+    want+=" --version 0123456789ab --on-exists replace --json --arch arm64 --store s3://bucket/prefix"
     rc=0
-    (cd "$ws" && "${pub[@]}" "$shell" -e "$publish_sh") >"$WORK/publish.out" 2>&1 || rc=$?
-    local json=$ws/sealpub-publish.json
-    if ((rc == 0)) && python3 - "$json" <<'PY'; then
-import json, sys
-r = json.load(open(sys.argv[1]))
-want = {"name": "sealpub-it", "stage": "dev", "architecture": "arm64", "version": "0123456789ab",
-        "object_key": "dev/sealpub-it-arm64-0123456789ab.enc"}
-bad = {k: r.get(k) for k in want if r.get(k) != want[k]}
-sys.exit(1 if bad else 0)
-PY
-        ok "dry run: publish step printed the JSON of dev/sealpub-it-arm64-0123456789ab.enc"
+    (cd "$ws" && "${pub[@]}" bash "$plugin") >"$WORK/publish.out" 2>&1 || rc=$?
+    if ((rc == 0)) && [[ $(cat "$WORK/publish.out") == "$want" ]]; then
+        ok "dry run: the plugin publishes docker-daemon:sealpub-build:$sha-arm64 to dev as 0123456789ab"
     else
-        bad "dry run: publish step (exit $rc): $(tail -n 5 "$WORK/publish.out")"
+        bad "dry run: plugin on a push to dev (exit $rc): $(tail -n 3 "$WORK/publish.out")"
     fi
-    if "$bin" open "$WORK/objects/dev/sealpub-it-arm64-0123456789ab.enc" -o "$WORK/opened.tar" \
-        --registry "sqlite://$WORK/registry.db" >/dev/null 2>&1 && cmp -s "$WORK/image.tar" "$WORK/opened.tar"; then
-        ok "dry run: the published object opens back to the docker save archive"
-    else
-        bad "dry run: the published object does not open back to the archive"
-    fi
-
-    # docker save fails after writing everything: sealpub alone succeeds,
-    # so only pipefail can fail the step.
     rc=0
-    (cd "$ws" && "${pub[@]}" FAKE_SAVE_FAIL=1 "$shell" -e "$publish_sh") >"$WORK/fail.out" 2>&1 || rc=$?
-    if ((rc != 0)); then
-        ok "dry run: a failing docker save fails the publish step (exit $rc)"
+    (cd "$ws" && "${pub[@]}" CI_COMMIT_TAG=v1.2.0 CI_COMMIT_BRANCH= bash "$plugin") >"$WORK/tag.out" 2>&1 || rc=$?
+    if ((rc == 0)) && grep -q -- "--stage prod --version v1.2.0 " "$WORK/tag.out"; then
+        ok "dry run: on a tag event the plugin publishes the tag to prod"
     else
-        bad "dry run: the publish step succeeded although docker save failed"
+        bad "dry run: plugin on a tag (exit $rc): $(tail -n 3 "$WORK/tag.out")"
     fi
-    # Control: the same run without the pipefail line passes, so the check
-    # above really measures pipefail.
-    grep -v 'pipefail' "$publish_sh" >"$WORK/nopipefail.sh"
     rc=0
-    (cd "$ws" && "${pub[@]}" FAKE_SAVE_FAIL=1 "$shell" -e "$WORK/nopipefail.sh") >/dev/null 2>&1 || rc=$?
-    if ((rc == 0)); then
-        ok "dry run: control: without pipefail the same failure goes unnoticed"
+    (cd "$ws" && "${pub[@]}" CI_COMMIT_BRANCH=feature-x bash "$plugin") >"$WORK/feat.out" 2>&1 || rc=$?
+    if ((rc == 2)) && grep -q "branch 'feature-x' has no stage" "$WORK/feat.out"; then
+        ok "dry run: a branch outside the stage map is refused with a clear message"
     else
-        bad "dry run: control run without pipefail failed too (exit $rc); the pipefail check proves nothing"
+        bad "dry run: plugin on branch feature-x (exit $rc): $(tail -n 3 "$WORK/feat.out")"
     fi
 }
 dry_run

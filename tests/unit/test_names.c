@@ -1,5 +1,7 @@
 /* test_names.c: name validation, architecture spellings, sizes, object keys. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/sp_common.h"
 
@@ -82,4 +84,65 @@ Test(names, base64_and_hex)
     cr_assert_eq(sp_unhex("000102FEFF", out, 5), 0);
     cr_assert_eq(sp_unhex("0001", out, 5), -1);
     cr_assert_eq(sp_unhex("zz0102feff", out, 5), -1);
+}
+
+/* The architecture set is closed (issue 12): a dash-carrying or unknown
+ * architecture would make object keys ambiguous. */
+Test(names, architecture_set_is_closed)
+{
+    char out[SP_FIELD_MAX + 1];
+    sp_error err;
+    const char *pairs[][2] = {{"linux/arm64", "arm64"}, {"LINUX/ARM64/V8", "arm64"}, {"linux/arm/v7", "arm"},
+                              {"armhf", "arm"},         {"i686", "386"},           {"ppc64el", "ppc64le"},
+                              {"x86-64", "amd64"},      {"linux/s390x", "s390x"}};
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        cr_assert_eq(sp_canonical_arch(pairs[i][0], out, &err), SP_OK, "%s: %s", pairs[i][0], err.msg);
+        cr_expect_str_eq(out, pairs[i][1]);
+    }
+    const char *refused[] = {"", "x-amd64", "mips64", "amd64-x", "arm64v9", "linux/", "amd64,arm64"};
+    for (size_t i = 1; i < sizeof(refused) / sizeof(refused[0]); i++) { /* [0]: "" means the host */
+        cr_expect_eq(sp_canonical_arch(refused[i], out, &err), SP_ERR_USAGE, "%s accepted", refused[i]);
+        cr_expect(strstr(err.msg, "unknown architecture") != NULL, "%s", err.msg);
+    }
+    /* No canonical name contains the key's field separator. */
+    const char *canon;
+    for (size_t i = 0; sp_arch_spellings(i, &canon); i++) cr_expect(strchr(canon, '-') == NULL, "%s", canon);
+}
+
+/* docs/CLI.md and docs/FORMAT.md print the same table as the code. */
+static void check_doc_table(const char *doc)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/../../docs/%s", SP_TEST_DATA, doc);
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL, "cannot open %s", path);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *start = strstr(text, "<!-- arch-table -->"), *end = strstr(text, "<!-- /arch-table -->");
+    cr_assert(start && end && start < end, "%s has no arch-table markers", doc);
+    *end = '\0';
+    const char *canon, *spellings;
+    size_t rows = 0;
+    for (size_t i = 0; (spellings = sp_arch_spellings(i, &canon)) != NULL; i++, rows++) {
+        char line[512];
+        int k = snprintf(line, sizeof(line), "| `%s` | ", canon);
+        for (const char *p = spellings; *p;) {
+            size_t len = strcspn(p, ",");
+            k += snprintf(line + k, sizeof(line) - (size_t)k, "%s`%.*s`", p == spellings ? "" : ", ", (int)len, p);
+            p += len + (p[len] == ',');
+        }
+        snprintf(line + k, sizeof(line) - (size_t)k, " |\n");
+        cr_expect(strstr(start, line) != NULL, "%s lacks the row: %s", doc, line);
+    }
+    size_t doc_rows = 0;
+    for (char *p = start; (p = strstr(p, "\n| `")) != NULL; p++) doc_rows++;
+    cr_expect_eq(doc_rows, rows, "%s has %zu rows, the code %zu", doc, doc_rows, rows);
+}
+
+Test(names, architecture_table_in_docs)
+{
+    check_doc_table("CLI.md");
+    check_doc_table("FORMAT.md");
 }

@@ -19,8 +19,10 @@ See docs/TRAINING.md and python/README.md.
 from ._cli import FetchResult, PublishResult, db_init, fetch, find_binary, inspect, open, publish, version
 from ._errors import (
     EXIT_KINDS,
+    RETRYABLE_EXIT_CODES,
     AuthenticationError,
     BinaryNotFoundError,
+    BusyError,
     CryptoError,
     FormatError,
     InputError,
@@ -30,11 +32,13 @@ from ._errors import (
     NotFoundError,
     OutputError,
     RegistryError,
+    RegistryUnavailableError,
     ResourceExistsError,
     SealpubError,
     SealpubInterruptedError,
     SealpubTimeoutError,
     StoreError,
+    StoreUnavailableError,
     UsageError,
 )
 
@@ -44,8 +48,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EXIT_KINDS",
+    "RETRYABLE_EXIT_CODES",
     "AuthenticationError",
     "BinaryNotFoundError",
+    "BusyError",
     "CryptoError",
     "FetchResult",
     "FormatError",
@@ -57,11 +63,13 @@ __all__ = [
     "OutputError",
     "PublishResult",
     "RegistryError",
+    "RegistryUnavailableError",
     "ResourceExistsError",
     "SealpubError",
     "SealpubInterruptedError",
     "SealpubTimeoutError",
     "StoreError",
+    "StoreUnavailableError",
     "UsageError",
     "db_init",
     "fetch",

@@ -15,9 +15,18 @@ EXIT_KINDS: Dict[int, str] = {
     9: "exists",
     10: "crypto",
     11: "not_found",
+    12: "store_unavailable",
+    13: "registry_unavailable",
+    14: "busy",
     70: "internal",
     130: "interrupted",
 }
+
+# Exit codes after which the same call may succeed if retried later
+# unchanged: a store or registry that could not be reached or answered 5xx,
+# another publish of the same identity that held it past --lock-timeout, an
+# interruption. Every other failure is permanent: retrying it cannot help.
+RETRYABLE_EXIT_CODES = frozenset({12, 13, 14, 130})
 
 
 class SealpubError(Exception):
@@ -35,6 +44,10 @@ class SealpubError(Exception):
         stderr:    everything the command wrote on stderr. sealpub never writes
                    keys there; this library never adds arguments to it, because
                    a registry URL may carry a password.
+        retryable: True when retrying the same call later may succeed (exit
+                   codes 12, 13, 14 and 130, and a timeout); False for
+                   permanent failures such as bad credentials, a missing
+                   bucket or table, or bad input.
     """
 
     def __init__(self, message: str, *, exit_code: Optional[int] = None, kind: str = "unknown", stderr: str = ""):
@@ -43,6 +56,10 @@ class SealpubError(Exception):
         self.exit_code = exit_code
         self.kind = kind
         self.stderr = stderr
+
+    @property
+    def retryable(self) -> bool:
+        return self.exit_code in RETRYABLE_EXIT_CODES or self.kind == "timeout"
 
     def __str__(self) -> str:
         return self.message
@@ -99,6 +116,18 @@ class NotFoundError(SealpubError):
     """Exit 11: no registry row for the container."""
 
 
+class StoreUnavailableError(StoreError):
+    """Exit 12: the object store could not be reached or answered 5xx/SlowDown; retry later."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """Exit 13: the registry could not be reached or dropped the connection; retry later."""
+
+
+class BusyError(SealpubError):
+    """Exit 14: another publish of the same identity held it past --lock-timeout; retry later."""
+
+
 class InternalError(SealpubError):
     """Exit 70: a sealpub bug; please report it."""
 
@@ -134,6 +163,9 @@ _BY_EXIT_CODE: Dict[int, Type[SealpubError]] = {
     9: ResourceExistsError,
     10: CryptoError,
     11: NotFoundError,
+    12: StoreUnavailableError,
+    13: RegistryUnavailableError,
+    14: BusyError,
     70: InternalError,
     130: SealpubInterruptedError,
 }

@@ -62,6 +62,11 @@ void sp_kek_id(const uint8_t kek[32], char id[SP_KEK_ID_LEN + 1])
     sp_hex(digest, SP_KEK_ID_LEN / 2, id);
 }
 
+int sp_kek_wrap_is_known(const char *w)
+{
+    return strcmp(w, SP_KEY_WRAP_NONE) == 0 || strcmp(w, SP_KEY_WRAP_BOUND) == 0 || strcmp(w, SP_KEY_WRAP_KWP) == 0;
+}
+
 sp_status sp_kek_required(int *required, sp_error *err)
 {
     const char *v = getenv("SEALPUB_REQUIRE_KEK");

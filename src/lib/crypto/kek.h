@@ -39,6 +39,9 @@ sp_status sp_kek_load(uint8_t kek[32], int *present, char id[SP_KEK_ID_LEN + 1],
 /* First 16 hex digits of SHA-256("sealpub-kek-id" || KEK). */
 void sp_kek_id(const uint8_t kek[32], char id[SP_KEK_ID_LEN + 1]);
 
+/* 1 for the key_wrap values this sealpub reads: none, aes256-kwp-bound-v1, aes256-kwp. */
+int sp_kek_wrap_is_known(const char *key_wrap);
+
 /* SEALPUB_REQUIRE_KEK=1: publish refuses to run without a KEK and readers
  * refuse rows that are not bound-wrapped. Anything but unset/""/"0" other
  * than "1" is SP_ERR_USAGE. */

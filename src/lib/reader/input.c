@@ -80,6 +80,7 @@ sp_status sp_in_open(const char *path, volatile const int *cancel, sp_byte_in *i
     }
     /* Opening a FIFO blocks until a writer appears; a signal then returns
      * EINTR, which must end the command rather than be retried. */
+    if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
     while ((in->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR)
         if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
     if (in->fd < 0) return sp_fail(err, SP_ERR_INPUT, "%s: %s", path, strerror(errno));

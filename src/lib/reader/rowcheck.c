@@ -20,7 +20,7 @@ sp_status sp_row_check_fields(const sp_row *row, sp_error *err)
     if (strcmp(row->format, SP_FORMAT_NAME) != 0)
         return sp_fail(err, SP_ERR_REGISTRY, "the registry row for %s has format '%s'; this sealpub reads only %s", id,
                        sp_printable(row->format, a, sizeof(a)), SP_FORMAT_NAME);
-    if (strcmp(row->key_wrap, SP_KEY_WRAP_NONE) != 0 && strcmp(row->key_wrap, SP_KEY_WRAP_KWP) != 0)
+    if (!sp_kek_wrap_is_known(row->key_wrap))
         return sp_fail(err, SP_ERR_REGISTRY, "the registry row for %s has an unknown key_wrap '%s'", id,
                        sp_printable(row->key_wrap, a, sizeof(a)));
     /* The object key is a function of the identity (FORMAT.md 14): a row

@@ -15,7 +15,7 @@ typedef struct sp_row {
     uint64_t size_bytes;       /* stored object size */
     uint64_t plain_size;       /* input size */
     char encryption_key[128];  /* base64 of the key, or of the wrapped key */
-    char key_wrap[32];         /* "none", "aes256-kwp" (RFC 5649) */
+    char key_wrap[32];         /* "none", "aes256-kwp-bound-v1", "aes256-kwp" (crypto/kek.h) */
     char kek_id[65];           /* identifier of the KEK (hex of SHA-256 prefix), "" if none */
     char artifact_id[33];      /* hex, from the container header */
     char format[32];           /* "sealpub-v1" */

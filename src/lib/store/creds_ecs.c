@@ -98,7 +98,9 @@ static sp_status ecs_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
         if (sp_creds_http_run(&h, &he) != SP_OK)
             s = sp_fail(err, SP_ERR_STORE, "container credentials endpoint %.200s: %s", url, he.msg);
         else if (h.status != 200)
-            s = sp_fail(err, SP_ERR_STORE, "container credentials endpoint %.200s answered HTTP %ld", url, h.status);
+            /* 4xx: the token or URI is wrong, which a retry cannot fix. */
+            s = sp_fail(err, h.status >= 400 && h.status < 500 ? SP_ERR_USAGE : SP_ERR_STORE,
+                        "container credentials endpoint %.200s answered HTTP %ld", url, h.status);
         else
             s = sp_creds_from_json(h.resp, h.resp_len, "Token", out, "container credentials endpoint", err);
         sp_creds_http_free(&h);

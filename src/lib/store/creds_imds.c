@@ -67,8 +67,9 @@ static sp_status get_token(imds *m, sp_error *err)
         return sp_fail(err, SP_ERR_NOT_FOUND, "no IMDSv2 token from the EC2 metadata service: %s", e.msg);
     sp_status s = SP_OK;
     if (h.status != 200 || !h.resp_len || h.resp_len >= sizeof(m->token) || strpbrk(h.resp, "\r\n"))
-        s = sp_fail(err, h.status == 403 || h.status == 405 ? SP_ERR_USAGE : SP_ERR_NOT_FOUND,
-                    "the EC2 metadata service refused an IMDSv2 token (HTTP %ld)", h.status);
+        /* 403: the instance has the metadata service turned off; anything
+         * else: not an EC2 metadata service at all. Either way, no source. */
+        s = sp_fail(err, SP_ERR_NOT_FOUND, "no IMDSv2 token from %s (HTTP %ld)", "the EC2 metadata service", h.status);
     else {
         memcpy(m->token, h.resp, h.resp_len + 1);
         m->token_until = now + IMDS_TOKEN_TTL - 60;

@@ -129,6 +129,7 @@ typedef struct s3_xfer {
     double retry_at;
     int state;
     sp_status result;
+    int retryable;      /* the final failure may succeed if retried later (sp_s3_classify) */
     char msg[sizeof(((sp_error *)0)->msg)];
 } s3_xfer;
 

@@ -368,6 +368,10 @@ static void xfer_fail(s3_xfer *x)
     const s3_store *st = x->st;
     char tries[48] = "";
     if (x->attempt > 1) snprintf(tries, sizeof(tries), " (after %u attempts)", x->attempt);
+    /* What sealpub's own retries gave up on may still work later; what S3
+     * refused with a reason (403, NoSuchBucket) will not (exit 12 vs 7). */
+    sp_s3_retry cls = sp_s3_classify((int)x->cc, x->status, x->xerr.code);
+    x->retryable = cls == SP_S3_RETRY_TRANSIENT || cls == SP_S3_RETRY_THROTTLE;
     if (x->cc != CURLE_OK) {
         x->result = SP_ERR_STORE;
         s3_msgf(x->msg, sizeof(x->msg), "S3 %s %s failed: %s at %s: %s%s", x->op, where,
@@ -549,7 +553,7 @@ sp_status s3_xfer_run(CURLM *m, s3_xfer *x, sp_error *err)
             sp_fail(err, s, "S3 %s %s interrupted", x->op, s3_object_url(x, where, sizeof(where)));
         }
     } else if (x->result != SP_OK) {
-        s = sp_fail(err, x->result, "%s", x->msg);
+        s = (x->retryable ? sp_fail_retry : sp_fail)(err, x->result, "%s", x->msg);
     }
     if (own) curl_multi_cleanup(own);
     return s;

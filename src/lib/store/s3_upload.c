@@ -60,6 +60,7 @@ struct sp_upload {
     unsigned etags_cap;
     s3_xfer ctl;                  /* Create, Complete, Abort, Head, Delete */
     sp_status failed;             /* first failure; later calls return it */
+    int fail_retryable;           /* ... and whether retrying later may help */
     char fail_msg[sizeof(((sp_error *)0)->msg)];
     int aborted;
 };
@@ -106,7 +107,10 @@ static sp_status upload_failed(sp_upload *up, sp_status s, const char *msg)
     return up->failed;
 }
 
-static sp_status report(const sp_upload *up, sp_error *err) { return sp_fail(err, up->failed, "%s", up->fail_msg); }
+static sp_status report(const sp_upload *up, sp_error *err)
+{
+    return (up->fail_retryable ? sp_fail_retry : sp_fail)(err, up->failed, "%s", up->fail_msg);
+}
 
 /* Collects the parts that finished: their ETags, or the first failure. */
 static void reap_parts(sp_upload *up)
@@ -117,6 +121,7 @@ static void reap_parts(sp_upload *up)
         b->busy = 0;
         b->x.state = XF_IDLE;
         if (b->x.result != SP_OK) {
+            if (up->failed == SP_OK) up->fail_retryable = b->x.retryable;
             upload_failed(up, b->x.result, b->x.msg);
         } else if (!b->x.etag[0]) {
             char m[160];
@@ -285,6 +290,7 @@ static sp_status fail_upload(sp_upload *up, sp_status s, sp_error *err)
                  up->multipart ? "multipart upload aborted" : "nothing was stored");
         upload_failed(up, s, m);
     } else {
+        if (up->failed == SP_OK) up->fail_retryable = err && err->retryable;
         upload_failed(up, s, err ? err->msg : "S3 upload failed");
     }
     abort_upload(up);

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# it_s3_creds.sh: where S3 credentials come from, as the AWS CLI resolves
+# them, each against a real radosgw: the shared files (static keys, an
+# AWS_PROFILE, credential_process), STS AssumeRole through role_arn +
+# source_profile (on a gateway of our own with radosgw's STS turned on), the
+# EC2 instance metadata service (IMDSv2) and the ECS/EKS container endpoint,
+# the chain's message when nothing is found, and credentials that expire in
+# seconds in the middle of a slowed upload.
+#
+# The EC2 metadata service and the container credentials endpoint exist only
+# inside AWS: they are served by creds_endpoints.py on 127.0.0.1, which
+# follows their documented protocols and hands out real radosgw keys. Every
+# other party is real.
+source "$(dirname "$0")/lib.sh"
+B=$SEALPUB_BIN
+use_s3_and_pg it-s3-creds
+need_env SEALPUB_CEPH_CONF
+command -v radosgw >/dev/null && command -v radosgw-admin >/dev/null || need_env RADOSGW_FOR_THIS_TEST
+HERE=$(cd "$(dirname "$0")" && pwd)
+FP=$HERE/../faults/fault_proxy.py
+RA=(radosgw-admin -c "$SEALPUB_CEPH_CONF")
+
+head -c 3000 /dev/urandom >"$WORK/small.bin"
+AK=$AWS_ACCESS_KEY_ID SK=$AWS_SECRET_ACCESS_KEY
+# Nothing from the environment but what each case sets: no keys, an empty
+# HOME (no ~/.aws), no metadata service.
+export HOME=$WORK/home-empty
+mkdir -p "$HOME"
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+export AWS_EC2_METADATA_DISABLED=true
+PUB=("$B" publish --stage dev --arch amd64 --name obj --quiet)
+
+UID_ROT=it-creds-rot-$$
+UID_STS=it-creds-sts-$$
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    [[ -n ${GW_PID:-} ]] && kill -KILL "$GW_PID" 2>/dev/null
+    "${RA[@]}" user rm --uid "$UID_ROT" --purge-data --purge-keys >/dev/null 2>&1
+    "${RA[@]}" role delete --role-name "itcreds$$" >/dev/null 2>&1
+    "${RA[@]}" role-policy delete --role-name "itcreds$$" --policy-name all >/dev/null 2>&1
+    "${RA[@]}" role delete --role-name "itcreds$$" >/dev/null 2>&1
+    "${RA[@]}" user rm --uid "$UID_STS" --purge-data --purge-keys >/dev/null 2>&1
+    psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_file() { local i; for ((i = 0; i < 200; i++)); do [[ -s $1 ]] && return 0; sleep 0.05; done; return 1; }
+
+# ---------------------------------------------------------------- nothing configured
+expect_exit 2 "no credentials anywhere" -- "${PUB[@]}" "$WORK/small.bin" --version none
+expect_err_contains "S3 credentials not found; tried environment (AWS_ACCESS_KEY_ID unset); web identity" "the chain says what it tried"
+expect_err_contains "shared files (no profile 'default'" "  ... the shared files"
+expect_err_contains "EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)" "  ... and the metadata service"
+expect_one_line "no credentials"
+
+# ---------------------------------------------------------------- shared files
+mkdir -p "$WORK/aws"
+cat >"$WORK/aws/credentials" <<EOF
+[default]
+aws_access_key_id = NOTTHEONEWEWANT0001
+aws_secret_access_key = wrong
+[dev]
+aws_access_key_id = $AK
+aws_secret_access_key = $SK
+EOF
+cat >"$WORK/aws/config" <<EOF
+# a config file as the AWS CLI writes it
+[profile dev]
+region = us-east-1
+s3 =
+    addressing_style = path
+[profile proc]
+credential_process = sh -c 'echo "{\\"Version\\": 1, \\"AccessKeyId\\": \\"$AK\\", \\"SecretAccessKey\\": \\"$SK\\"}"; date >> $WORK/proc.calls'
+[profile procfail]
+credential_process = sh -c 'echo oops >&2; exit 3'
+[profile procjunk]
+credential_process = echo not-json
+[profile halfkeys]
+aws_access_key_id = ONLYTHEKEY000000001
+EOF
+export AWS_SHARED_CREDENTIALS_FILE=$WORK/aws/credentials AWS_CONFIG_FILE=$WORK/aws/config
+expect_exit 0 "AWS_PROFILE=dev: keys from the credentials file" -- env AWS_PROFILE=dev "${PUB[@]}" "$WORK/small.bin" --version profile
+expect_exit 0 "  ... fetched back with the same profile" -- env AWS_PROFILE=dev "$B" fetch --name obj --stage dev --arch amd64 --version profile -o "$WORK/got.bin"
+cmp -s "$WORK/small.bin" "$WORK/got.bin" && ok "  ... identical" || bad "fetched content differs"
+expect_exit 7 "the default profile's wrong key is used without AWS_PROFILE" -- "${PUB[@]}" "$WORK/small.bin" --version default
+expect_err_contains "InvalidAccessKeyId" "  ... and radosgw refuses it"
+expect_exit 2 "AWS_PROFILE naming a missing profile" -- env AWS_PROFILE=nosuch "${PUB[@]}" "$WORK/small.bin" --version nosuch
+expect_err_contains "AWS_PROFILE=nosuch: no profile 'nosuch'" "  ... named"
+expect_exit 2 "a profile with only an access key id" -- env AWS_PROFILE=halfkeys "${PUB[@]}" "$WORK/small.bin" --version half
+expect_err_contains "profile 'halfkeys' has only one of aws_access_key_id and aws_secret_access_key" "  ... named"
+expect_exit 0 "credential_process" -- env AWS_PROFILE=proc "${PUB[@]}" "$WORK/small.bin" --version proc
+[[ -s $WORK/proc.calls ]] && ok "  ... the process ran" || bad "the credential process never ran"
+expect_exit 2 "credential_process that fails" -- env AWS_PROFILE=procfail "${PUB[@]}" "$WORK/small.bin" --version procfail
+[[ $ERR == *"oops"* && $ERR == *"credential_process of profile 'procfail' failed (exit status 3)"* ]] &&
+    ok "  ... its stderr shown, then one line naming the profile" || bad "procfail: $ERR"
+expect_exit 2 "credential_process that prints no JSON" -- env AWS_PROFILE=procjunk "${PUB[@]}" "$WORK/small.bin" --version procjunk
+expect_err_contains "credential_process of profile 'procjunk': unreadable credentials document" "  ... named"
+expect_exit 0 "environment keys win over the profile" -- env AWS_PROFILE=procfail AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "${PUB[@]}" "$WORK/small.bin" --version envwins
+unset AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE
+
+# ---------------------------------------------------------------- metadata endpoints
+CE_LOG=$WORK/ce.log
+python3 "$HERE/creds_endpoints.py" --port-file "$WORK/ce.port" --log "$CE_LOG" --auth-token "Bearer it-token" \
+    >"$WORK/ce.out" 2>&1 &
+PIDS+=($!)
+wait_file "$WORK/ce.port" || { echo "FAIL - creds_endpoints.py did not start: $(cat "$WORK/ce.out")"; exit 1; }
+CE=http://127.0.0.1:$(cat "$WORK/ce.port")
+
+: >"$CE_LOG"
+expect_exit 0 "EC2 instance metadata (IMDSv2, local stand-in)" -- env -u AWS_EC2_METADATA_DISABLED \
+    AWS_EC2_METADATA_SERVICE_ENDPOINT="$CE" "${PUB[@]}" "$WORK/small.bin" --version imds
+first=$(head -n1 "$CE_LOG" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["method"], r["path"], r.get("ttl"))')
+[[ $first == "PUT /latest/api/token 21600" ]] && ok "  ... a session token first (PUT with a TTL)" || bad "first IMDS request: $first"
+grep -q '"status": 401' "$CE_LOG" && bad "an IMDS request without a token (IMDSv1)" || ok "  ... no request without the token"
+[[ $(grep -c 'security-credentials/sealpub-test-role' "$CE_LOG") -ge 1 ]] && ok "  ... the role's credentials read" || bad "role credentials never read"
+expect_exit 2 "IMDS is not tried when disabled" -- env AWS_EC2_METADATA_DISABLED=true AWS_EC2_METADATA_SERVICE_ENDPOINT="$CE" "${PUB[@]}" "$WORK/small.bin" --version imdsoff
+
+: >"$CE_LOG"
+expect_exit 0 "container credentials (ECS/EKS, local stand-in)" -- env AWS_CONTAINER_CREDENTIALS_FULL_URI="$CE/ecs/creds" \
+    AWS_CONTAINER_AUTHORIZATION_TOKEN="Bearer it-token" "${PUB[@]}" "$WORK/small.bin" --version ecs
+[[ $(grep -c '"path": "/ecs/creds", "status": 200' "$CE_LOG") -ge 1 ]] && ok "  ... asked with the token" || bad "ECS endpoint not asked: $(cat "$CE_LOG")"
+echo "Bearer it-token" >"$WORK/ecs.token"
+expect_exit 0 "container credentials with the token in a file (EKS)" -- env AWS_CONTAINER_CREDENTIALS_FULL_URI="$CE/ecs/creds" \
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$WORK/ecs.token" "${PUB[@]}" "$WORK/small.bin" --version ecsfile
+expect_exit 2 "container credentials with a wrong token" -- env AWS_CONTAINER_CREDENTIALS_FULL_URI="$CE/ecs/creds" \
+    AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong "${PUB[@]}" "$WORK/small.bin" --version ecsbad
+expect_err_contains "answered HTTP 401" "  ... named"
+expect_exit 2 "container credentials over plain http to a non-local host" -- env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://example.invalid/creds \
+    "${PUB[@]}" "$WORK/small.bin" --version ecshttp
+expect_err_contains "plain http is only allowed to loopback" "  ... refused before any request"
+
+# ---------------------------------------------------------------- expiry mid-upload
+# A user of our own owns a bucket of our own; the stand-in hands out a new
+# key for it on every request, valid for 6 s, and removes it from radosgw
+# when it expires. The upload goes through the fault proxy, which holds
+# part 2 for 8 s and then drops it, so the upload outlives several sets of
+# credentials: the resent part and the parts after it must be signed with
+# fresh ones (a request signed with an expired key gets 403).
+"${RA[@]}" user create --uid "$UID_ROT" --display-name "it_s3_creds rotation" --access-key "ROTBASE$$" \
+    --secret-key "rot-secret-$$" >/dev/null 2>&1 || { bad "radosgw-admin user create"; finish; exit 1; }
+ROT_BUCKET=it-creds-rot-$$
+AWS_ACCESS_KEY_ID=ROTBASE$$ AWS_SECRET_ACCESS_KEY=rot-secret-$$ s3_curl -f -X PUT -H "x-amz-content-sha256: $EMPTY_SHA" \
+    "$AWS_ENDPOINT_URL_S3/$ROT_BUCKET" >/dev/null && ok "own bucket created" || bad "cannot create $ROT_BUCKET"
+"${RA[@]}" key rm --uid "$UID_ROT" --key-type s3 --access-key "ROTBASE$$" >/dev/null 2>&1
+ROT_LOG=$WORK/rot.log
+python3 "$HERE/creds_endpoints.py" --port-file "$WORK/rot.port" --log "$ROT_LOG" --ttl 6 --grace 0.5 \
+    --rotate-uid "$UID_ROT" --ceph-conf "$SEALPUB_CEPH_CONF" >"$WORK/rot.out" 2>&1 &
+PIDS+=($!)
+wait_file "$WORK/rot.port" || { echo "FAIL - rotating stand-in did not start: $(cat "$WORK/rot.out")"; exit 1; }
+RULES=$WORK/rules.json
+echo '{"tag": "expiry", "rules": [{"op": "UploadPart", "part": 2, "times": 1, "action": "stall", "after_bytes": 1048576, "seconds": 8}]}' >"$RULES"
+python3 "$FP" serve --upstream "$AWS_ENDPOINT_URL_S3" --rules "$RULES" --log "$WORK/proxy.jsonl" \
+    --port-file "$WORK/proxy.port" >/dev/null 2>"$WORK/proxy.err" &
+PIDS+=($!)
+wait_file "$WORK/proxy.port" || { echo "FAIL - the proxy did not start: $(cat "$WORK/proxy.err")"; exit 1; }
+head -c $((48 * 1048576)) /dev/urandom >"$WORK/big.bin"
+expect_exit 0 "48 MiB upload outliving its credentials (6 s keys, part 2 held 8 s)" -- env -u AWS_EC2_METADATA_DISABLED \
+    AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(cat "$WORK/rot.port")" AWS_ENDPOINT_URL_S3="http://127.0.0.1:$(cat "$WORK/proxy.port")" \
+    SEALPUB_S3_PARTS_IN_FLIGHT=2 "${PUB[@]}" "$WORK/big.bin" --version expiry --content raw --store "s3://$ROT_BUCKET/p"
+keys=$(grep -c '"access_key"' "$ROT_LOG")
+revoked=$(grep -c '"revoked"' "$ROT_LOG")
+((keys >= 2)) && ok "  ... credentials refreshed mid-upload ($keys sets)" || bad "only $keys set(s) of credentials handed out"
+((revoked >= 1)) && ok "  ... and at least one expired and was removed from radosgw during the upload ($revoked)" ||
+    bad "no key expired during the upload: the test did not test expiry"
+[[ $(python3 "$FP" count "$WORK/proxy.jsonl" --op UploadPart --part 2 --action stall) -ge 1 ]] && ok "  ... part 2 was held" || bad "the stall never fired"
+expect_exit 0 "  ... and the object reads back" -- env -u AWS_EC2_METADATA_DISABLED \
+    AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(cat "$WORK/rot.port")" \
+    "$B" fetch --name obj --stage dev --arch amd64 --version expiry --store "s3://$ROT_BUCKET/p" -o "$WORK/got.bin"
+cmp -s "$WORK/big.bin" "$WORK/got.bin" && ok "  ... identical" || bad "fetched content differs"
+rm -f "$WORK/big.bin" "$WORK/got.bin"
+
+# ---------------------------------------------------------------- STS AssumeRole
+# radosgw's STS is off in the shared gateway, so a second radosgw on the
+# same cluster (as it_faults.sh starts one) runs with an STS key and
+# "rgw s3 auth use sts", plus "rgw dns name" for virtual-hosted requests.
+GW_PORT=$(free_port)
+mkdir -p "$WORK/gw"
+radosgw -f -c "$SEALPUB_CEPH_CONF" -n client.rgw.itcreds --rgw-frontends "beast endpoint=127.0.0.1:$GW_PORT" \
+    --rgw-sts-key "itcredsstskey$$$$" --rgw-s3-auth-use-sts true --rgw-dns-name localhost \
+    --log-file "$WORK/gw/rgw.log" --admin-socket "$WORK/gw/rgw.asok" --pid-file "$WORK/gw/pid" \
+    </dev/null >"$WORK/gw/out" 2>&1 &
+GW_PID=$!
+for ((i = 0; i < 300; i++)); do
+    [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$GW_PORT/") != 000 ]] && break
+    sleep 0.2
+done
+GW=http://127.0.0.1:$GW_PORT
+STS_KEY=STSBASE$$ STS_SECRET=sts-secret-$$ ROLE=itcreds$$ STS_BUCKET=it-creds-sts-$$
+"${RA[@]}" user create --uid "$UID_STS" --display-name "it_s3_creds sts" --access-key "$STS_KEY" --secret-key "$STS_SECRET" >/dev/null 2>&1 &&
+    "${RA[@]}" caps add --uid "$UID_STS" --caps "roles=*" >/dev/null 2>&1 &&
+    "${RA[@]}" role create --role-name "$ROLE" --path / --assume-role-policy-doc \
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"arn:aws:iam:::user/$UID_STS\"]},\"Action\":[\"sts:AssumeRole\"]}]}" >/dev/null 2>&1 &&
+    "${RA[@]}" role-policy put --role-name "$ROLE" --policy-name all --policy-doc \
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"arn:aws:s3:::*"}]}' >/dev/null 2>&1 &&
+    ok "STS user and role created" || bad "radosgw-admin could not create the STS user and role"
+AWS_ENDPOINT_URL_S3=$GW AWS_ACCESS_KEY_ID=$STS_KEY AWS_SECRET_ACCESS_KEY=$STS_SECRET s3_curl -f -X PUT \
+    -H "x-amz-content-sha256: $EMPTY_SHA" "$GW/$STS_BUCKET" >/dev/null && ok "STS bucket created" || bad "cannot create $STS_BUCKET"
+cat >"$WORK/aws/config" <<EOF
+[profile base]
+aws_access_key_id = $STS_KEY
+aws_secret_access_key = $STS_SECRET
+[profile assumed]
+role_arn = arn:aws:iam:::role/$ROLE
+source_profile = base
+role_session_name = it-creds
+[profile badrole]
+role_arn = arn:aws:iam:::role/nosuchrole
+source_profile = base
+[profile loop1]
+role_arn = arn:aws:iam:::role/$ROLE
+source_profile = loop2
+[profile loop2]
+role_arn = arn:aws:iam:::role/$ROLE
+source_profile = loop1
+EOF
+STS_ENV=(env AWS_CONFIG_FILE="$WORK/aws/config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws/none" AWS_ENDPOINT_URL_S3="$GW" AWS_ENDPOINT_URL_STS="$GW")
+# The role's session is the only identity allowed to write here once the
+# base user loses its own S3 rights: the bucket policy below denies the
+# user and allows the role.
+AWS_ENDPOINT_URL_S3=$GW AWS_ACCESS_KEY_ID=$STS_KEY AWS_SECRET_ACCESS_KEY=$STS_SECRET s3_curl -f -X PUT \
+    -H "x-amz-content-sha256: $(printf '%s' "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":{\"AWS\":[\"arn:aws:iam:::user/$UID_STS\"]},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::$STS_BUCKET/*\"}]}" | sha256sum | cut -d' ' -f1)" \
+    --data-binary "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":{\"AWS\":[\"arn:aws:iam:::user/$UID_STS\"]},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::$STS_BUCKET/*\"}]}" \
+    "$GW/$STS_BUCKET?policy=" >/dev/null && ok "bucket policy: the base user may not write" || bad "cannot set the bucket policy"
+expect_exit 7 "the base profile itself may not write" -- "${STS_ENV[@]}" AWS_PROFILE=base "${PUB[@]}" "$WORK/small.bin" --version base --store "s3://$STS_BUCKET/p"
+expect_exit 0 "role_arn + source_profile: STS AssumeRole, then the upload as the role" -- "${STS_ENV[@]}" AWS_PROFILE=assumed \
+    "${PUB[@]}" "$WORK/small.bin" --version assumed --store "s3://$STS_BUCKET/p"
+expect_exit 2 "a role that does not exist" -- "${STS_ENV[@]}" AWS_PROFILE=badrole "${PUB[@]}" "$WORK/small.bin" --version badrole --store "s3://$STS_BUCKET/p"
+expect_err_contains "STS AssumeRole at $GW/: HTTP" "  ... STS's answer named"
+expect_exit 2 "source_profile loop" -- "${STS_ENV[@]}" AWS_PROFILE=loop1 "${PUB[@]}" "$WORK/small.bin" --version loop --store "s3://$STS_BUCKET/p"
+expect_err_contains "source_profile chain longer than" "  ... named"
+
+# ---------------------------------------------------------------- addressing
+# Virtual-hosted requests (BUCKET.localhost:PORT) on the gateway with
+# "rgw dns name = localhost"; curl resolves *.localhost to loopback.
+VH=(env AWS_ENDPOINT_URL_S3="http://localhost:$GW_PORT" AWS_ACCESS_KEY_ID="$STS_KEY" AWS_SECRET_ACCESS_KEY="$STS_SECRET")
+AWS_ENDPOINT_URL_S3=$GW AWS_ACCESS_KEY_ID=$STS_KEY AWS_SECRET_ACCESS_KEY=$STS_SECRET s3_curl -f -X DELETE \
+    -H "x-amz-content-sha256: $EMPTY_SHA" "$GW/$STS_BUCKET?policy=" >/dev/null || bad "cannot remove the bucket policy"
+expect_exit 0 "virtual-hosted addressing (SEALPUB_S3_ADDRESSING_STYLE=virtual)" -- "${VH[@]}" SEALPUB_S3_ADDRESSING_STYLE=virtual \
+    "${PUB[@]}" "$WORK/small.bin" --version vhost --store "s3://$STS_BUCKET/p"
+expect_exit 0 "  ... and path-style from the profile's s3.addressing_style" -- "${VH[@]}" AWS_CONFIG_FILE="$WORK/aws/pathcfg" \
+    bash -c "printf '[default]\ns3 =\n    addressing_style = path\n' >'$WORK/aws/pathcfg'; exec \"\$@\"" _ \
+    "${PUB[@]}" "$WORK/small.bin" --version pathstyle --store "s3://$STS_BUCKET/p"
+expect_exit 2 "an unknown addressing style" -- "${VH[@]}" SEALPUB_S3_ADDRESSING_STYLE=dns "${PUB[@]}" "$WORK/small.bin" --version x --store "s3://$STS_BUCKET/p"
+expect_err_contains "SEALPUB_S3_ADDRESSING_STYLE must be auto, path or virtual, not 'dns'" "  ... named"
+
+finish
