@@ -20,8 +20,12 @@
  * thread counts run back to back, so a burst of load hits neighbours alike.
  * Every sample and the load average at the time are kept in the JSON.
  *
- * Variants. deflate/sp_codec is the library's codec with its stored-chunk
- * probe, i.e. what publish runs per chunk; deflate/libdeflate is the same
+ * Variants. deflate/sp_codec is the library's codec with its per-chunk
+ * choice (libdeflate at the level, the fast codec, or stored, from a probe of
+ * the chunk: src/lib/compress/codec.c), i.e. what publish runs per chunk; its
+ * rows count the chunks each codec got (deflated/fast/stored, also in the
+ * JSON as deflated_chunks, fast_chunks, stored_chunks; publish rows take them
+ * from sp_publish's result). deflate/libdeflate is the same
  * level without the probe (pure deflate cost); deflate/isal is ISA-L's
  * isal_deflate_stateless with a gzip wrapper, levels 0-3 (built only when
  * libisal is found; each level's members are checked to inflate back with

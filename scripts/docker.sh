@@ -112,8 +112,9 @@ base_image() {
         if [[ ! -s $tar ]]; then
             command -v mmdebstrap >/dev/null || { log "mmdebstrap is not installed: run scripts/docker.sh install"; exit 1; }
             mkdir -p "$CACHE"
-            mmdebstrap --quiet --variant=minbase bookworm "$tar.part"
-            mv "$tar.part" "$tar"
+            # mmdebstrap picks the output format from the name: keep ".tar" last.
+            mmdebstrap --quiet --variant=minbase bookworm "${tar%.tar}.part.tar"
+            mv "${tar%.tar}.part.tar" "$tar"
             log "rootfs built in $((SECONDS - t0)) s: $tar"
         fi
         docker import "$tar" debian:12 >/dev/null

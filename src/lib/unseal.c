@@ -148,7 +148,7 @@ sp_status sp_unseal_stream(sp_byte_in *in, const sp_unseal_cfg *cfg, sp_open_res
         sp_sha256_final(in->hash, digest);
         sp_hex(digest, 32, hex);
         if (cfg->sha256_hex) memcpy(cfg->sha256_hex, hex, 65);
-        s = sp_row_check_object(row, in->name, in->pos, hex, err);
+        s = sp_row_check_object(row, in->name, in->pos, hex, seen.plain_total, err);
     }
     if (r) {
         if (s == SP_OK) {

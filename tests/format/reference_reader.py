@@ -214,7 +214,7 @@ def check_entry_flags(entries):
 
 
 def check_stored_flag(k, flags, stored_only):
-    """§8.3: a reader MAY verify the stored flag; this one does, both ways."""
+    """§8.3: every reader MUST verify the stored flag, both ways."""
     if bool(flags & 1) != stored_only:
         raise FormatError(f"chunk {k}'s stored flag disagrees with its gzip member")
 
@@ -261,7 +261,7 @@ def open_stream(f, file_key, sink=None, on_member=None):
             raise FormatError(f"chunk {i} is empty")
         short = len(plain) < cs  # 5.6
         seen.append((offset, length, len(plain)))  # 5.7
-        stored.append(is_stored_only(member))  # for the optional stored-flag check (§8.3)
+        stored.append(is_stored_only(member))  # for the stored-flag check (§8.3, §9.3 check 6)
         offset += 4 + length
         total += len(plain)
         i += 1

@@ -595,13 +595,55 @@ class TestKeyHolderForgeries(ReaderTest):
         m = gzip_member(b"tail")
         SealpubRunner(self).open(seal(KEY, HDR, [m], [4], reserved=[1]), KEY_B64, expect_ok=False)
 
-    def test_stored_flag_checked_by_reference_reader(self):
-        """§8.3: verifying the stored flag is a MAY; this reader does it (sealpub does not)."""
+    def test_stored_flag_must_agree(self):
+        """§8.3: every reader MUST verify the stored flag, both ways."""
         for label, m, fl in (("compressed member flagged stored", gzip_member(b"tail" * 50), 1),
                              ("stored member not flagged", gzip_member(b"tail", stored=True), 0)):
-            with self.subTest(case=label):
-                with self.assertRaises(rr.FormatError):
-                    py_open(seal(KEY, HDR, [m], [len(zlib.decompress(m, 31))], flags=[fl]), KEY)
+            self.assert_rejected(seal(KEY, HDR, [m], [len(zlib.decompress(m, 31))], flags=[fl]), KEY_B64, label)
+
+    def test_gzip_header_flags(self):
+        """§8.2: FTEXT ignored, FEXTRA and FNAME/FCOMMENT skipped, FHCRC verified; reserved bits rejected."""
+        def member(flg, extra=b"AB\x02\x00xy", hcrc_ok=True, data=b"hello, flags"):
+            head = b"\x1f\x8b\x08" + bytes([flg]) + bytes(4) + b"\x00\xff"
+            if flg & 4:
+                head += struct.pack("<H", len(extra)) + extra
+            if flg & 8:
+                head += b"name.txt\x00"
+            if flg & 16:
+                head += b"a comment\x00"
+            if flg & 2:
+                crc = zlib.crc32(head) & 0xFFFF
+                head += struct.pack("<H", crc if hcrc_ok else crc ^ 1)
+            c = zlib.compressobj(6, zlib.DEFLATED, -15)
+            return head + c.compress(data) + c.flush() + struct.pack("<II", zlib.crc32(data), len(data))
+        plain = b"hello, flags"
+        for label, m in (("FTEXT", member(1)), ("FEXTRA", member(4)), ("FEXTRA, malformed subfield", member(4, b"\xff")),
+                         ("FHCRC", member(2)), ("FNAME and FCOMMENT", member(8 | 16)),
+                         ("every optional field", member(1 | 2 | 4 | 8 | 16))):
+            self.assert_accepted(seal(KEY, HDR, [m], [len(plain)]), KEY_B64, plain, label)
+        for label, m in (("FHCRC wrong", member(2, hcrc_ok=False)),
+                         ("FHCRC wrong after every optional field", member(1 | 2 | 4 | 8 | 16, hcrc_ok=False)),
+                         ("FEXTRA longer than the member", member(4, b"")[:10] + struct.pack("<H", 60000) + b"x" * 12)):
+            self.assert_rejected(seal(KEY, HDR, [m], [len(plain)]), KEY_B64, label)
+
+    def test_stored_layouts(self):
+        """§8.3: readers accept any stored layout within max_body (zlib level 0: uneven blocks, an empty final
+        block) and flag it stored; a full chunk in that layout exceeds max_body and is rejected."""
+        def zlib0(data):
+            c = zlib.compressobj(0, zlib.DEFLATED, -15)
+            d = c.compress(data) + c.flush()
+            return b"\x1f\x8b\x08\x00" + bytes(4) + b"\x00\xff" + d + struct.pack("<II", zlib.crc32(data), len(data))
+        short = bytes(range(256)) * 1000
+        m = zlib0(short)
+        self.assertTrue(rr.is_stored_only(m))
+        self.assert_accepted(seal(KEY, HDR, [m], [len(short)], flags=[1]), KEY_B64, short, "zlib level 0, short chunk")
+        self.assert_rejected(seal(KEY, HDR, [m], [len(short)], flags=[0]), KEY_B64, "zlib level 0, not flagged")
+        full = zlib0(FULL)
+        if len(full) + 16 > rr.max_body(MIB):
+            self.assert_rejected(seal(KEY, HDR, [full], [MIB], flags=[1]), KEY_B64, "zlib level 0, full chunk")
+        exact = gzip_member(FULL, stored=True)
+        self.assertEqual(len(exact) + 16, rr.max_body(MIB))
+        self.assert_accepted(seal(KEY, HDR, [exact], [MIB], flags=[1]), KEY_B64, FULL, "the mandated layout")
 
 
 class TestHelpers(unittest.TestCase):

@@ -7,7 +7,7 @@ unset DATABASE_URL PGHOST PGDATABASE PGSERVICE # the embedded defaults only
 
 head -c 3000000 /dev/urandom >"$WORK/rand.bin"
 tar -C /usr/share -cf "$WORK/img.tar" common-licenses
-arch=$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+arch=$SP_BIN_ARCH # the binary's, not the shell's: they differ under qemu
 
 # Publish a file, open it back by registry key.
 expect_exit 0 "publish a tar file" -- "$B" publish "$WORK/img.tar" --name img --stage dev --version 1 --quiet

@@ -84,6 +84,18 @@ for t in 1 2 4; do
     else bad "-o - after a bad chunk: exit $rc, $got bytes (threads $t)"; fi
 done
 
+# Memory is bounded by the slots, whatever the artifact size: 3 GiB of zeros
+# (4 MiB chunks, tiny members) opened with 2 workers stays within
+# (2 + 2) x (max_body + chunk_size), about 34 MiB, plus the program itself.
+head -c $((3 * 1024 * MIB)) /dev/zero |
+    "$SP" publish - --name zeros --stage dev --arch amd64 --version 1 --level 1 --quiet
+/usr/bin/time -f %M -o "$WORK/rss" "$SP" open "$(obj dev zeros 1)" --threads 2 -o /dev/null --quiet ||
+    bad "open of 3 GiB of zeros"
+rss_mib=$(($(tail -1 "$WORK/rss") / 1024))
+((rss_mib < 34 + 48)) && ok "peak RSS opening 3 GiB with 2 threads: $rss_mib MiB (bound 34 MiB + 48 MiB of program)" ||
+    bad "peak RSS opening 3 GiB with 2 threads: $rss_mib MiB"
+rm -f "$(obj dev zeros 1)"
+
 # ---- outputs that are not regular files (issue 13) --------------------------
 E=$(obj dev edge 6)
 mknod "$WORK/nulldev" c 1 3
@@ -97,7 +109,8 @@ if "$SP" open "$E" -o "$WORK/stdout-link" --quiet | cmp -s - "$WORK/in6"; then o
 else bad "-o a /dev/stdout-like link"; fi
 [[ -L $WORK/stdout-link ]] && ok "the /dev/stdout-like link is kept" || bad "the /dev/stdout-like link was replaced"
 mkfifo "$WORK/outfifo"
-cat "$WORK/outfifo" >"$WORK/fromfifo" &
+# (timeout: a bound against a hang if the FIFO is replaced, not a timing assertion)
+timeout 60 cat "$WORK/outfifo" >"$WORK/fromfifo" &
 catpid=$!
 expect_exit 0 "-o onto a FIFO" -- "$SP" open "$E" -o "$WORK/outfifo" --quiet
 wait "$catpid"
@@ -117,16 +130,21 @@ cmp -s "$WORK/regular" "$WORK/in6" && ok "replaced with the artifact" || bad "re
 mk_input $((24 * MIB)) "$WORK/sig.in"
 "$SP" publish "$WORK/sig.in" --name sig --stage dev --arch amd64 --version 1 --chunk-size 1M --level 1 --quiet
 SIGE=$(obj dev sig 1)
+gone_or_zombie() { [[ ! -e /proc/$1/stat || $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
 for sig in TERM INT KILL; do
     D=$WORK/sig-$sig
     mkdir "$D"
     mkfifo "$D.fifo"
-    "$SP" open "$D.fifo" -o "$D/out" --threads 2 --quiet 2>"$D.err" &
+    "$SP" open "$D.fifo" -o "$D/out" --quiet 2>"$D.err" &
     pid=$!
-    exec 7>"$D.fifo"
-    # Returns once the reader took all but a pipe buffer of it: mid-container.
-    head -c $((8 * MIB)) "$SIGE" >&7
+    # Read-write, so that this never blocks even if sealpub died early.
+    exec 7<>"$D.fifo"
+    # Returns once the reader took all but a pipe buffer of it: mid-container
+    # (timeout: a bound against a hang if it did not read, not a timing assertion).
+    timeout 60 head -c $((8 * MIB)) "$SIGE" >&7
     kill -"$sig" "$pid"
+    # Bounded: a process that ignores the signal must fail the test, not hang it.
+    wait_until 60 gone_or_zombie "$pid" || { bad "SIG$sig ignored"; kill -KILL "$pid"; }
     rc=0
     wait "$pid" || rc=$?
     exec 7>&-
@@ -148,6 +166,7 @@ handled_and_asleep() {
 }
 wait_until 20 handled_and_asleep "$pid" || bad "open never blocked on the FIFO"
 kill -TERM "$pid"
+wait_until 60 gone_or_zombie "$pid" || { bad "SIGTERM ignored in the FIFO wait"; kill -KILL "$pid"; }
 rc=0
 wait "$pid" || rc=$?
 [[ $rc == 130 ]] && ok "SIGTERM while waiting for a FIFO writer: exit 130" || bad "FIFO wait: exit $rc"
@@ -210,6 +229,9 @@ row_case "sha256 is another" "sha256='$(printf '0%.0s' {1..64})'" 6 "but its reg
 sql "UPDATE resources SET sha256='$good_sha' WHERE resource_name='row'"
 row_case "size_bytes is another" "size_bytes=size_bytes+1" 6 "bytes but its registry row says $((good_size + 1))"
 sql "UPDATE resources SET size_bytes=$good_size WHERE resource_name='row'"
+good_plain=$(sql "SELECT plain_size FROM resources WHERE resource_name='row'")
+row_case "plain_size is another" "plain_size=plain_size+7" 6 "bytes of plaintext but its registry row says $((good_plain + 7))"
+sql "UPDATE resources SET plain_size=$good_plain WHERE resource_name='row'"
 row_case "format is unknown" "format='sealpub-v9'" 8 "has format 'sealpub-v9'"
 sql "UPDATE resources SET format='sealpub-v1' WHERE resource_name='row'"
 row_case "key_wrap has a newline" "key_wrap='none' || char(10) || 'x'" 8 "unknown key_wrap 'none?x'"

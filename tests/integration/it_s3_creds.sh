@@ -104,8 +104,8 @@ unset AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE
 
 # ---------------------------------------------------------------- metadata endpoints
 CE_LOG=$WORK/ce.log
-python3 "$HERE/creds_endpoints.py" --port-file "$WORK/ce.port" --log "$CE_LOG" --auth-token "Bearer it-token" \
-    >"$WORK/ce.out" 2>&1 &
+AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK python3 "$HERE/creds_endpoints.py" --port-file "$WORK/ce.port" \
+    --log "$CE_LOG" --auth-token "Bearer it-token" >"$WORK/ce.out" 2>&1 &
 PIDS+=($!)
 wait_file "$WORK/ce.port" || { echo "FAIL - creds_endpoints.py did not start: $(cat "$WORK/ce.out")"; exit 1; }
 CE=http://127.0.0.1:$(cat "$WORK/ce.port")
@@ -184,12 +184,14 @@ radosgw -f -c "$SEALPUB_CEPH_CONF" -n client.rgw.itcreds --rgw-frontends "beast 
     --log-file "$WORK/gw/rgw.log" --admin-socket "$WORK/gw/rgw.asok" --pid-file "$WORK/gw/pid" \
     </dev/null >"$WORK/gw/out" 2>&1 &
 GW_PID=$!
+disown "$GW_PID" 2>/dev/null # its end at cleanup is expected, not a job to report
 for ((i = 0; i < 300; i++)); do
     [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$GW_PORT/") != 000 ]] && break
     sleep 0.2
 done
 GW=http://127.0.0.1:$GW_PORT
-STS_KEY=STSBASE$$ STS_SECRET=sts-secret-$$ ROLE=itcreds$$ STS_BUCKET=it-creds-sts-$$
+export STS_BASE_KEY=STSBASE$$
+STS_KEY=$STS_BASE_KEY STS_SECRET=sts-secret-$$ ROLE=itcreds$$ STS_BUCKET=it-creds-sts-$$
 "${RA[@]}" user create --uid "$UID_STS" --display-name "it_s3_creds sts" --access-key "$STS_KEY" --secret-key "$STS_SECRET" >/dev/null 2>&1 &&
     "${RA[@]}" caps add --uid "$UID_STS" --caps "roles=*" >/dev/null 2>&1 &&
     "${RA[@]}" role create --role-name "$ROLE" --path / --assume-role-policy-doc \
@@ -218,16 +220,27 @@ role_arn = arn:aws:iam:::role/$ROLE
 source_profile = loop1
 EOF
 STS_ENV=(env AWS_CONFIG_FILE="$WORK/aws/config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws/none" AWS_ENDPOINT_URL_S3="$GW" AWS_ENDPOINT_URL_STS="$GW")
-# The role's session is the only identity allowed to write here once the
-# base user loses its own S3 rights: the bucket policy below denies the
-# user and allows the role.
-AWS_ENDPOINT_URL_S3=$GW AWS_ACCESS_KEY_ID=$STS_KEY AWS_SECRET_ACCESS_KEY=$STS_SECRET s3_curl -f -X PUT \
-    -H "x-amz-content-sha256: $(printf '%s' "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":{\"AWS\":[\"arn:aws:iam:::user/$UID_STS\"]},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::$STS_BUCKET/*\"}]}" | sha256sum | cut -d' ' -f1)" \
-    --data-binary "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":{\"AWS\":[\"arn:aws:iam:::user/$UID_STS\"]},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::$STS_BUCKET/*\"}]}" \
-    "$GW/$STS_BUCKET?policy=" >/dev/null && ok "bucket policy: the base user may not write" || bad "cannot set the bucket policy"
-expect_exit 7 "the base profile itself may not write" -- "${STS_ENV[@]}" AWS_PROFILE=base "${PUB[@]}" "$WORK/small.bin" --version base --store "s3://$STS_BUCKET/p"
+# Through the fault proxy, which flags every request whose head carries
+# the base user's access key: the STS call must, no S3 request may (they
+# are signed with the role's temporary credentials).
+python3 "$FP" serve --upstream "$GW" --rules "$WORK/norules.json" --log "$WORK/sts-proxy.jsonl" \
+    --port-file "$WORK/sts-proxy.port" --forbid-env STS_BASE_KEY >/dev/null 2>"$WORK/sts-proxy.err" &
+PIDS+=($!)
+echo '{"tag": "sts", "rules": []}' >"$WORK/norules.json"
+wait_file "$WORK/sts-proxy.port" || { echo "FAIL - the STS proxy did not start: $(cat "$WORK/sts-proxy.err")"; exit 1; }
+SP=http://127.0.0.1:$(cat "$WORK/sts-proxy.port")
 expect_exit 0 "role_arn + source_profile: STS AssumeRole, then the upload as the role" -- "${STS_ENV[@]}" AWS_PROFILE=assumed \
-    "${PUB[@]}" "$WORK/small.bin" --version assumed --store "s3://$STS_BUCKET/p"
+    AWS_ENDPOINT_URL_S3="$SP" AWS_ENDPOINT_URL_STS="$SP" "${PUB[@]}" "$WORK/small.bin" --version assumed --store "s3://$STS_BUCKET/p"
+read -r sts_with s3_with s3_without < <(python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+sts = [r for r in recs if r["method"] == "POST" and r["path"] == "/"]
+s3 = [r for r in recs if r not in sts]
+print(sum(1 for r in sts if r.get("forbidden")), sum(1 for r in s3 if r.get("forbidden")), sum(1 for r in s3 if not r.get("forbidden")))
+' "$WORK/sts-proxy.jsonl")
+((sts_with >= 1)) && ok "  ... STS was called with the base profile's key" || bad "no STS call signed with the base key"
+((s3_with == 0 && s3_without >= 2)) && ok "  ... and every S3 request ($s3_without) was signed with the role's credentials" ||
+    bad "S3 requests with the base key: $s3_with, without: $s3_without"
 expect_exit 2 "a role that does not exist" -- "${STS_ENV[@]}" AWS_PROFILE=badrole "${PUB[@]}" "$WORK/small.bin" --version badrole --store "s3://$STS_BUCKET/p"
 expect_err_contains "STS AssumeRole at $GW/: HTTP" "  ... STS's answer named"
 expect_exit 2 "source_profile loop" -- "${STS_ENV[@]}" AWS_PROFILE=loop1 "${PUB[@]}" "$WORK/small.bin" --version loop --store "s3://$STS_BUCKET/p"
@@ -237,8 +250,6 @@ expect_err_contains "source_profile chain longer than" "  ... named"
 # Virtual-hosted requests (BUCKET.localhost:PORT) on the gateway with
 # "rgw dns name = localhost"; curl resolves *.localhost to loopback.
 VH=(env AWS_ENDPOINT_URL_S3="http://localhost:$GW_PORT" AWS_ACCESS_KEY_ID="$STS_KEY" AWS_SECRET_ACCESS_KEY="$STS_SECRET")
-AWS_ENDPOINT_URL_S3=$GW AWS_ACCESS_KEY_ID=$STS_KEY AWS_SECRET_ACCESS_KEY=$STS_SECRET s3_curl -f -X DELETE \
-    -H "x-amz-content-sha256: $EMPTY_SHA" "$GW/$STS_BUCKET?policy=" >/dev/null || bad "cannot remove the bucket policy"
 expect_exit 0 "virtual-hosted addressing (SEALPUB_S3_ADDRESSING_STYLE=virtual)" -- "${VH[@]}" SEALPUB_S3_ADDRESSING_STYLE=virtual \
     "${PUB[@]}" "$WORK/small.bin" --version vhost --store "s3://$STS_BUCKET/p"
 expect_exit 0 "  ... and path-style from the profile's s3.addressing_style" -- "${VH[@]}" AWS_CONFIG_FILE="$WORK/aws/pathcfg" \

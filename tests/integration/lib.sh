@@ -14,7 +14,8 @@ trap 'rm -rf "$WORK"' EXIT
 # sets what it depends on.
 sp_keep_env=" DATABASE_URL AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_CA_BUNDLE "
 sp_keep_env+=" SEALPUB_TEST_S3 SEALPUB_TEST_BUCKET SEALPUB_REQUIRE_SERVICES SEALPUB_BIN SEALPUB_PG_DATA SEALPUB_PG_BIN "
-sp_keep_env+=" SEALPUB_PG_PORT SEALPUB_PG_LOG SEALPUB_RGW_PORT SEALPUB_RGW_LOG SEALPUB_RGW_PIDFILE SEALPUB_CEPH_CONF "
+sp_keep_env+=" SEALPUB_PG_PORT SEALPUB_PG_LOG SEALPUB_RGW_PORT SEALPUB_RGW_LOG SEALPUB_RGW_PIDFILE SEALPUB_CEPH_CONF
+ SEALPUB_NOT_RUN_LOG "
 for sp_var in $(compgen -e); do
     case $sp_var in
     PG* | AWS_* | SEALPUB_* | XDG_DATA_HOME | SSL_CERT_FILE | SSL_CERT_DIR | CURL_CA_BUNDLE | \
@@ -26,6 +27,27 @@ unset sp_var sp_keep_env
 export SEALPUB_HOME=$WORK/home
 
 ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+
+# The architecture the tested binary was built for (ELF e_machine), which is
+# sealpub's default --arch. Under scripts/cross-arm64.sh it is an arm64
+# binary that qemu-user runs on an x86_64 host, where this shell's uname -m
+# says x86_64.
+case $(od -An -tx1 -j18 -N2 "$SEALPUB_BIN" 2>/dev/null | tr -d ' \n') in
+b700) SP_BIN_ARCH=arm64 ;;
+3e00) SP_BIN_ARCH=amd64 ;;
+*) SP_BIN_ARCH=$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/') ;;
+esac
+# True when the binary is not the host's architecture, so qemu-user runs it.
+sp_emulated() { [[ $SP_BIN_ARCH != "$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')" ]]; }
+# not_run WHAT WHY: a check this machine cannot make (qemu-user emulates no
+# io_uring and ignores madvise). Neither passed nor failed: listed by name
+# here and in $SEALPUB_NOT_RUN_LOG, which scripts/cross-arm64.sh prints.
+not_run() {
+    echo "not run - $1 ($2)"
+    if [[ -n ${SEALPUB_NOT_RUN_LOG:-} ]]; then
+        printf '%s: %s (%s)\n' "$(basename "$0" .sh)" "$1" "$2" >>"$SEALPUB_NOT_RUN_LOG"
+    fi
+}
 bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
 
 # expect_exit CODE DESCRIPTION -- CMD...: runs CMD, checks its exit code, keeps stderr in $ERR.

@@ -90,8 +90,9 @@ const char *sp_printable(const char *s, char *out, size_t cap);
 /* format, key_wrap and object_key (must be exactly the key the row's own
  * identity maps to) before the row is used at all. */
 sp_status sp_row_check_fields(const sp_row *row, sp_error *err) SP_MUST_USE;
-/* The container as read against the row: its byte count and SHA-256. */
+/* The container as read against the row: its byte count, SHA-256 and the
+ * index's plain_total. */
 sp_status sp_row_check_object(const sp_row *row, const char *what, uint64_t size, const char sha256_hex[65],
-                              sp_error *err) SP_MUST_USE;
+                              uint64_t plain_total, sp_error *err) SP_MUST_USE;
 
 #endif

@@ -37,7 +37,7 @@ sp_status sp_row_check_fields(const sp_row *row, sp_error *err)
 }
 
 sp_status sp_row_check_object(const sp_row *row, const char *what, uint64_t size, const char sha256_hex[65],
-                              sp_error *err)
+                              uint64_t plain_total, sp_error *err)
 {
     char a[80];
     if (size != row->size_bytes)
@@ -46,5 +46,8 @@ sp_status sp_row_check_object(const sp_row *row, const char *what, uint64_t size
     if (strcmp(sha256_hex, row->sha256) != 0)
         return sp_fail(err, SP_ERR_AUTH, "%s has SHA-256 %s but its registry row says %s", what, sha256_hex,
                        sp_printable(row->sha256, a, sizeof(a)));
+    if (plain_total != row->plain_size)
+        return sp_fail(err, SP_ERR_AUTH, "%s holds %llu bytes of plaintext but its registry row says %llu", what,
+                       (unsigned long long)plain_total, (unsigned long long)row->plain_size);
     return SP_OK;
 }

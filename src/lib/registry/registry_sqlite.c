@@ -39,7 +39,8 @@ static const char schema_fmt[] =
     " artifact_id TEXT NOT NULL,"
     " format TEXT NOT NULL,"
     " created_at TEXT NOT NULL DEFAULT (strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now')),"
-    " updated_at TEXT NOT NULL DEFAULT (strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now')));"
+    " updated_at TEXT NOT NULL DEFAULT (strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now')));";
+static const char index_fmt[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS \"%s_identity\""
     " ON %s (resource_name, dev_stage, architecture, version);"
     "CREATE UNIQUE INDEX IF NOT EXISTS \"%s_object_key\" ON %s (object_key);";
@@ -53,11 +54,19 @@ static sp_status db_fail(sqlite_reg *r, sp_error *err, const char *what)
     return sp_fail(err, SP_ERR_REGISTRY, "SQLite %s: %s", what, sqlite3_errmsg(r->db));
 }
 
+static sp_status sq_check_columns(sqlite_reg *r, sp_error *err);
+
+/* Creates the table if missing; an existing one must have every column
+ * before the unique indexes are added (a missing column is named, not
+ * reported as SQLite's "no such column"). */
 static sp_status sq_init(void *impl, sp_error *err)
 {
     sqlite_reg *r = impl;
     char sql[2048];
-    snprintf(sql, sizeof(sql), schema_fmt, r->qt, r->table, r->qt, r->table, r->qt);
+    snprintf(sql, sizeof(sql), schema_fmt, r->qt);
+    if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK) return db_fail(r, err, "create table");
+    SP_TRY(sq_check_columns(r, err));
+    snprintf(sql, sizeof(sql), index_fmt, r->table, r->qt, r->table, r->qt);
     if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
         if (sqlite3_extended_errcode(r->db) == SQLITE_CONSTRAINT_UNIQUE)
             return sp_fail(err, SP_ERR_REGISTRY,
@@ -275,13 +284,11 @@ static void sq_release(void *impl)
 
 /* The same contract as the PostgreSQL check, with SQLite's looser types:
  * every column present, and the unique keys. */
-static sp_status sq_check(void *impl, char *warn, size_t warn_cap, sp_error *err)
+static sp_status sq_check_columns(sqlite_reg *r, sp_error *err)
 {
     static const char *const cols[] = {"resource_name", "dev_stage", "architecture", "version", "object_key",
                                        "sha256", "size_bytes", "plain_size", "encryption_key", "key_wrap",
                                        "kek_id", "artifact_id", "format", "created_at", "updated_at"};
-    sqlite_reg *r = impl;
-    if (warn_cap) warn[0] = '\0';
     char sql[256], problems[400] = "";
     unsigned missing = 0;
     for (size_t i = 0; i < SP_ARRAY_LEN(cols); i++) {
@@ -298,6 +305,15 @@ static sp_status sq_check(void *impl, char *warn, size_t warn_cap, sp_error *err
     if (missing)
         return sp_fail(err, SP_ERR_REGISTRY, "SQLite table %s does not fit sealpub (docs/SCHEMA.md): %s", r->qt,
                        problems);
+    return SP_OK;
+}
+
+static sp_status sq_check(void *impl, char *warn, size_t warn_cap, sp_error *err)
+{
+    sqlite_reg *r = impl;
+    if (warn_cap) warn[0] = '\0';
+    SP_TRY(sq_check_columns(r, err));
+    char sql[256];
     /* Unique, non-partial indexes and their columns, sorted. */
     snprintf(sql, sizeof(sql),
              "SELECT (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(l.name) ORDER BY name))"

@@ -18,7 +18,7 @@ static sp_status env_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
     if (!ak && !sk) return sp_fail(err, SP_ERR_NOT_FOUND, "AWS_ACCESS_KEY_ID unset");
     /* One of the pair alone is a mistake, not an absence. */
     if (!ak || !sk)
-        return sp_fail(err, SP_ERR_USAGE, "S3 credentials incomplete: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        return sp_fail(err, SP_ERR_USAGE, "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set");
     if (strlen(ak) > SP_CREDS_KEY_MAX) return sp_fail(err, SP_ERR_USAGE, "AWS_ACCESS_KEY_ID is malformed");
     if (strlen(sk) > SP_CREDS_SECRET_MAX) return sp_fail(err, SP_ERR_USAGE, "AWS_SECRET_ACCESS_KEY is too long");
     if (tok && strlen(tok) > SP_CREDS_TOKEN_MAX) return sp_fail(err, SP_ERR_USAGE, "AWS_SESSION_TOKEN is malformed or too long");

@@ -93,8 +93,11 @@ static sp_status profile_get(sp_creds_provider *self, sp_creds *out, sp_error *e
     sp_status s = from_profile(&pp->env, NULL, 0, out, err);
     /* A profile named by AWS_PROFILE must exist: falling through to
      * another identity would publish as someone else. */
-    if (s == SP_ERR_NOT_FOUND && pp->env.profile[0] && strcmp(pp->env.profile, "default") != 0)
-        return sp_fail(err, SP_ERR_USAGE, "AWS_PROFILE=%.100s: %s", pp->env.profile, err ? err->msg : "not found");
+    if (s == SP_ERR_NOT_FOUND && pp->env.profile[0] && strcmp(pp->env.profile, "default") != 0) {
+        char why[sizeof(err->msg)];
+        snprintf(why, sizeof(why), "%s", err ? err->msg : "not found");
+        return sp_fail(err, SP_ERR_USAGE, "AWS_PROFILE=%.100s: %s", pp->env.profile, why);
+    }
     return s;
 }
 

@@ -239,6 +239,8 @@ static int on_cred_member(void *ctx, const char *key, const char *val)
 sp_status sp_creds_from_json(const char *doc, size_t len, const char *token_member, sp_creds *c, const char *what,
                              sp_error *err)
 {
+    /* Nothing left over from an earlier answer may fill a missing field. */
+    memset(c, 0, sizeof(*c));
     json_creds j = {.c = c, .token_member = token_member};
     sp_error je;
     if (sp_creds_json_walk(doc, len, on_cred_member, &j, &je) != SP_OK)

@@ -1,10 +1,12 @@
 /* store_file.c: the local-directory store: temp file, fsync, rename on commit, unlink on abort. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -181,6 +183,61 @@ static sp_status fs_remove(void *impl, const char *key, sp_error *err)
     return SP_OK;
 }
 
+/* A writer's temp file: ".NAME.XXXXXX" (fs_put_begin), six characters
+ * from mkostemp's alphabet after the last dot. */
+static int is_temp_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (n[0] != '.' || len < 9 || n[len - 7] != '.') return 0;
+    for (size_t i = len - 6; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return 0;
+    }
+    return 1;
+}
+
+typedef struct sweep {
+    time_t cutoff;
+    unsigned removed;
+    sp_error *err;
+} sweep;
+
+/* Removes the temp files under dir that a killed publish left behind (a
+ * SIGKILL never reaches fs_put_abort); symbolic links are not followed,
+ * and the depth is bounded because keys have a few segments at most. */
+static sp_status sweep_dir(const char *dir, int depth, sweep *w)
+{
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? SP_OK : sp_fail(w->err, SP_ERR_STORE, "cannot list %s: %s", dir, strerror(errno));
+    sp_status s = SP_OK;
+    struct dirent *e;
+    while (s == SP_OK && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path)) continue;
+        struct stat sb;
+        if (lstat(path, &sb) != 0) continue; /* gone meanwhile */
+        if (S_ISDIR(sb.st_mode) && depth < 32) s = sweep_dir(path, depth + 1, w);
+        else if (S_ISREG(sb.st_mode) && is_temp_name(e->d_name) && sb.st_mtime <= w->cutoff) {
+            if (unlink(path) == 0) w->removed++;
+            else if (errno != ENOENT) s = sp_fail(w->err, SP_ERR_STORE, "delete %s: %s", path, strerror(errno));
+        }
+    }
+    closedir(d);
+    return s;
+}
+
+/* A temp file still being written is younger than older_than_seconds (its
+ * mtime moves with every write), so a running publish is never touched. */
+static sp_status fs_cleanup(void *impl, long older_than_seconds, unsigned *removed, sp_error *err)
+{
+    file_store *fs = impl;
+    sweep w = {time(NULL) - older_than_seconds, 0, err};
+    sp_status s = sweep_dir(fs->root, 0, &w);
+    *removed = w.removed;
+    return s;
+}
+
 static void fs_close(void *impl) { free(impl); }
 
 static const sp_store_ops file_ops = {
@@ -192,6 +249,7 @@ static const sp_store_ops file_ops = {
     .stat = fs_stat,
     .read_range = fs_read_range,
     .remove = fs_remove,
+    .cleanup = fs_cleanup,
     .close = fs_close,
 };
 
