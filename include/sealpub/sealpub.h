@@ -253,9 +253,10 @@ typedef struct sp_recover_result {
 SP_MUST_USE sp_status sp_registry_recover(const char *store_url, const char *registry_url, sp_recover_result *r,
                                           sp_error *err);
 
-/* Aborts multipart uploads under an s3:// store's prefix that were started
- * more than older_than_seconds ago (what a SIGKILLed publish leaves). A
- * file:// store has nothing to clean: its temp files are removed too. */
+/* Removes what SIGKILLed publishes left in the store, older than
+ * older_than_seconds: an s3:// store's multipart uploads under its prefix
+ * (aborted), a file:// store's temp files (".NAME.XXXXXX"). *removed
+ * counts them. */
 SP_MUST_USE sp_status sp_store_cleanup(const char *store_url, long older_than_seconds, unsigned *removed,
                                        sp_error *err);
 
