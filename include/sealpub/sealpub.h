@@ -63,6 +63,10 @@ int sp_disable_core_dumps(void);
  * store or registry failure has its own code (docs/CLI.md, "Exit codes"). */
 int sp_error_exit_code(const sp_error *e);
 const char *sp_version(void);
+/* The default thread count: the CPUs this process may use, that is its
+ * affinity mask (taskset, a cpuset) capped by a cgroup v1/v2 CPU quota
+ * rounded up (a container limited to 2 CPUs gets 2 on any host), at least 1. */
+unsigned sp_default_threads(void);
 
 /* Limits of the container format (docs/FORMAT.md). */
 #define SP_CHUNK_MIN ((size_t)1 << 20)

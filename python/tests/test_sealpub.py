@@ -749,6 +749,52 @@ class PostgresTests(unittest.TestCase):
         self.assertEqual(out.read_bytes(), self.engine)
 
 
+class RetryableTests(unittest.TestCase):
+    """Transient vs permanent failures (issue 12): each produced for real."""
+
+    def setUp(self):
+        require_binary(self)
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.dir = Path(self.tmp.name)
+        self.path = self.dir / "in.bin"
+        self.path.write_bytes(fake_engine(blocks=2))
+        self.env = {"SEALPUB_BIN": BIN, "SEALPUB_HOME": str(self.dir / "home"), "SEALPUB_STORE": None,
+                    "SEALPUB_REGISTRY": None, "DATABASE_URL": None, "PGHOST": None, "PGDATABASE": None}
+
+    def test_exit_code_mapping(self):
+        for code, cls, retryable in ((12, sealpub.StoreUnavailableError, True),
+                                     (13, sealpub.RegistryUnavailableError, True),
+                                     (14, sealpub.BusyError, True), (7, sealpub.StoreError, False),
+                                     (8, sealpub.RegistryError, False), (2, sealpub.UsageError, False)):
+            e = sealpub._errors.error_for_exit("publish", code, "sealpub publish: error: x")
+            self.assertIsInstance(e, cls)
+            self.assertEqual(e.retryable, retryable, code)
+        self.assertIsInstance(sealpub._errors.error_for_exit("publish", 13, ""), sealpub.RegistryError)
+
+    def test_unreachable_registry_is_retryable(self):
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]  # nothing listens once closed
+        with self.assertRaises(sealpub.RegistryUnavailableError) as caught:
+            sealpub.publish(self.path, name="r", stage="dev", arch="amd64", version="1",
+                            registry="postgresql://postgres@127.0.0.1:%d/x" % port, env=self.env, timeout=120)
+        self.assertTrue(caught.exception.retryable)
+        self.assertEqual(caught.exception.exit_code, 13)
+
+    def test_bad_architecture_is_permanent(self):
+        with self.assertRaises(sealpub.UsageError) as caught:
+            sealpub.publish(self.path, name="r", stage="dev", arch="x-amd64", version="1", env=self.env, timeout=120)
+        self.assertFalse(caught.exception.retryable)
+        self.assertIn("unknown architecture", caught.exception.message)
+
+    def test_result_carries_warnings_and_claim_wait(self):
+        r = sealpub.publish(self.path, name="r", stage="dev", arch="amd64", version="2", env=self.env, timeout=120)
+        self.assertEqual(r.warnings, ())
+        self.assertGreaterEqual(r.claim_wait_seconds, 0.0)
+
+
 # ------------------------------------------------------------------ real S3 gateway + PostgreSQL
 
 

@@ -632,8 +632,7 @@ void sp_publish_opts_init(sp_publish_opts *o)
 
 static unsigned online_cpus(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
+    return sp_default_threads();
 }
 
 static sp_status validate_opts(const sp_publish_opts *o, char arch[SP_FIELD_MAX + 1], sp_error *err)

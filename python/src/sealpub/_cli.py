@@ -62,6 +62,8 @@ class PublishResult:
     level: int
     threads: int
     chunk_size: int
+    claim_wait_seconds: float  # time spent waiting for another publish of the same object key
+    warnings: Tuple[str, ...]  # notices such as that wait; never dropped in --json mode
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "PublishResult":
@@ -109,6 +111,8 @@ def _typed(name: str, kind: Any, value: Any) -> Any:
         return value
     if kind in (bool, "bool") and isinstance(value, bool):
         return value
+    if kind in (Tuple[str, ...], "Tuple[str, ...]") and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
     raise ValueError("%r is %r" % (name, value))
 
 
@@ -293,6 +297,7 @@ def publish(
     io: Optional[str] = None,
     expect_size: Optional[int] = None,
     expect_sha256: Optional[str] = None,
+    lock_timeout: Optional[int] = None,
     stdin: StdinArg = None,
     env: EnvArg = None,
     timeout: Optional[float] = None,
@@ -324,6 +329,7 @@ def publish(
         ("io", io),
         ("expect-size", expect_size),
         ("expect-sha256", expect_sha256),
+        ("lock-timeout", lock_timeout),
     ):
         if value is not None:
             args.append(_option(flag, value))

@@ -160,7 +160,7 @@ out:
 
 static unsigned worker_count(unsigned asked)
 {
-    long cpus = asked ? (long)asked : sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = asked ? (long)asked : (long)sp_default_threads();
     if (cpus < 1) cpus = 1;
     return cpus > MAX_THREADS ? MAX_THREADS : (unsigned)cpus;
 }

@@ -295,6 +295,61 @@ static sp_status creds_env(const s3_store *st, sp_creds_env *ce, sp_error *err)
     return SP_OK;
 }
 
+/* What real buckets require of new objects: server-side encryption,
+ * storage class, tags. Checked here so a typo fails before any upload. */
+static sp_status load_object_settings(s3_store *st, sp_error *err)
+{
+    const char *sse = env("SEALPUB_S3_SSE"), *kms = env("SEALPUB_S3_SSE_KMS_KEY_ID");
+    if (sse && strcmp(sse, "AES256") != 0 && strcmp(sse, "aws:kms") != 0)
+        return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_SSE must be AES256 or aws:kms, not '%.40s'", sse);
+    if (kms && (!sse || strcmp(sse, "aws:kms") != 0))
+        return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_SSE_KMS_KEY_ID needs SEALPUB_S3_SSE=aws:kms");
+    if (kms && (strlen(kms) >= sizeof(st->sse_kms_key) || strcspn(kms, " \t\r\n") != strlen(kms)))
+        return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_SSE_KMS_KEY_ID is malformed");
+    snprintf(st->sse, sizeof(st->sse), "%s", sse ? sse : "");
+    snprintf(st->sse_kms_key, sizeof(st->sse_kms_key), "%s", kms ? kms : "");
+
+    const char *sc = env("SEALPUB_S3_STORAGE_CLASS");
+    if (sc && (strlen(sc) >= sizeof(st->storage_class) || strspn(sc, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != strlen(sc)))
+        return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_STORAGE_CLASS must be a class name like STANDARD_IA, not '%.40s'", sc);
+    snprintf(st->storage_class, sizeof(st->storage_class), "%s", sc ? sc : "");
+
+    /* "k=v,k2=v2" -> x-amz-tagging "k=v&k2=v2", each part URL-encoded.
+     * S3 allows 10 tags, keys of 1-128 and values of 0-256 characters. */
+    const char *tags = env("SEALPUB_S3_TAGS");
+    st->tagging[0] = '\0';
+    if (!tags) return SP_OK;
+    size_t len = 0;
+    unsigned n = 0;
+    for (const char *t = tags; *t;) {
+        size_t tl = strcspn(t, ","), kl = strcspn(t, "=");
+        if (kl > tl || kl == 0 || kl > 128 || tl - kl - 1 > 256 || ++n > 10)
+            return sp_fail(err, SP_ERR_USAGE,
+                           "SEALPUB_S3_TAGS must be KEY=VALUE[,KEY=VALUE...] (at most 10; keys 1-128, values 0-256 characters)");
+        if (len) st->tagging[len++] = '&';
+        if (sp_sigv4_uri_encode(t, kl, 0, st->tagging + len, sizeof(st->tagging) - len - 2) != 0)
+            return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_TAGS is too long");
+        len = strlen(st->tagging);
+        st->tagging[len++] = '=';
+        if (sp_sigv4_uri_encode(t + kl + 1, tl - kl - 1, 0, st->tagging + len, sizeof(st->tagging) - len - 2) != 0)
+            return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_TAGS is too long");
+        len = strlen(st->tagging);
+        t += tl + (t[tl] == ',');
+    }
+    return SP_OK;
+}
+
+void s3_object_headers(const s3_store *st, const s3_meta *meta, size_t n_meta, s3_xfer *x)
+{
+    size_t n = x->n_extra;
+    if (st->sse[0]) x->extra[n++] = (sp_sigv4_header){"x-amz-server-side-encryption", st->sse};
+    if (st->sse_kms_key[0]) x->extra[n++] = (sp_sigv4_header){"x-amz-server-side-encryption-aws-kms-key-id", st->sse_kms_key};
+    if (st->storage_class[0]) x->extra[n++] = (sp_sigv4_header){"x-amz-storage-class", st->storage_class};
+    if (st->tagging[0]) x->extra[n++] = (sp_sigv4_header){"x-amz-tagging", st->tagging};
+    for (size_t i = 0; i < n_meta && n < S3_EXTRA_HEADERS_MAX; i++) x->extra[n++] = (sp_sigv4_header){meta[i].name, meta[i].value};
+    x->n_extra = n;
+}
+
 /* The credentials: the default chain behind a cache, asked once now so a
  * missing or broken source fails the open, before any byte is read. */
 static sp_status load_credentials(s3_store *st, sp_error *err)
@@ -342,6 +397,7 @@ sp_status s3_open_impl(const char *url, s3_store **out, sp_error *err)
     if (s == SP_OK) s = choose_region(st, prof, err);
     if (s == SP_OK) s = choose_ca(st, prof, err);
     if (s == SP_OK) s = load_tuning(st, err);
+    if (s == SP_OK) s = load_object_settings(st, err);
     if (s == SP_OK) s = parse_endpoint(st, prof, err);
     sp_aws_profile_free(prof);
     if (s == SP_OK) s = load_credentials(st, err);

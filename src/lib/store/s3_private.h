@@ -55,6 +55,11 @@ typedef struct s3_store {
     size_t part_size;
     unsigned parts_in_flight, max_attempts;
     long stall_seconds;
+    /* Object settings, sent on PutObject and CreateMultipartUpload. */
+    char sse[16];           /* "", "AES256" or "aws:kms" (SEALPUB_S3_SSE) */
+    char sse_kms_key[256];  /* SEALPUB_S3_SSE_KMS_KEY_ID, with aws:kms only */
+    char storage_class[32]; /* SEALPUB_S3_STORAGE_CLASS */
+    char tagging[1024];     /* x-amz-tagging, URL-encoded k=v&k=v (SEALPUB_S3_TAGS) */
 
     /* Shared: the cached credentials provider locks itself. */
     sp_creds_provider *creds;
@@ -79,6 +84,17 @@ SP_MUST_USE sp_status s3_object_key(const s3_store *st, const char *key, char *o
 void s3_raw_path(const s3_store *st, const char *full_key, char *out, size_t cap);
 SP_MUST_USE sp_status s3_query_param(char *q, size_t cap, const char *name, const char *value, sp_error *err);
 int s3_cancelled(const s3_store *st);
+
+/* User metadata of one object (x-amz-meta-NAME: value). */
+#define S3_META_MAX 8
+typedef struct s3_meta {
+    char name[64];
+    char value[256];
+} s3_meta;
+
+/* Adds the object settings and metadata to x's signed headers (x keeps
+ * pointers into st and meta, which must outlive it). */
+void s3_object_headers(const s3_store *st, const s3_meta *meta, size_t n_meta, s3_xfer *x);
 
 /* ---- s3_transfer.c: one HTTP exchange with its retries, on a curl multi. */
 
@@ -153,6 +169,7 @@ double s3_jitter(void);
 sp_status s3_put_begin(void *impl, const char *key, uint64_t size_hint, sp_upload **out, sp_error *err);
 sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_error *err);
 sp_status s3_put_poll(sp_upload *up, sp_error *err);
+sp_status s3_put_meta(sp_upload *up, const char *name, const char *value, sp_error *err);
 sp_status s3_put_commit(sp_upload *up, sp_error *err);
 void s3_put_abort(sp_upload *up);
 

@@ -63,6 +63,8 @@ struct sp_upload {
     int fail_retryable;           /* ... and whether retrying later may help */
     char fail_msg[sizeof(((sp_error *)0)->msg)];
     int aborted;
+    s3_meta meta[S3_META_MAX];    /* x-amz-meta-*, set before the first write */
+    size_t n_meta;
 };
 
 /* The part size for part number part_no (1-based). A known size is split
@@ -175,6 +177,7 @@ static sp_status create_multipart(sp_upload *up, sp_error *err)
     snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
     snprintf(x->query, sizeof(x->query), "uploads=");
     x->content_type = "application/octet-stream";
+    s3_object_headers(up->st, up->meta, up->n_meta, x);
     SP_TRY(s3_xfer_run(up->multi, x, err));
     sp_error xe;
     if (sp_s3_xml_upload_id(x->resp, x->resp_len, up->upload_id, sizeof(up->upload_id), &xe) != SP_OK)
@@ -400,6 +403,27 @@ sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_error *err
     return SP_OK;
 }
 
+sp_status s3_put_meta(sp_upload *up, const char *name, const char *value, sp_error *err)
+{
+    if (up->written || up->multipart)
+        return sp_fail(err, SP_ERR_INTERNAL, "S3 metadata must be set before the first byte is written");
+    if (up->n_meta == S3_META_MAX) return sp_fail(err, SP_ERR_USAGE, "more than %d S3 metadata entries", S3_META_MAX);
+    size_t nl = strlen(name), vl = strlen(value);
+    if (!nl || nl >= sizeof(up->meta[0].name) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != nl)
+        return sp_fail(err, SP_ERR_USAGE, "invalid S3 metadata name '%.64s'", name);
+    if (vl >= sizeof(up->meta[0].value))
+        return sp_fail(err, SP_ERR_USAGE, "S3 metadata %s: value longer than 255 bytes", name);
+    for (size_t i = 0; i < vl; i++)
+        if ((unsigned char)value[i] < 0x20 || (unsigned char)value[i] > 0x7e)
+            return sp_fail(err, SP_ERR_USAGE, "S3 metadata %s: value must be printable ASCII", name);
+    snprintf(up->meta[up->n_meta].name, sizeof(up->meta[0].name), "x-amz-meta-%s", name);
+    if (strlen(up->meta[up->n_meta].name) != nl + 11)
+        return sp_fail(err, SP_ERR_USAGE, "invalid S3 metadata name '%.64s'", name);
+    snprintf(up->meta[up->n_meta].value, sizeof(up->meta[0].value), "%s", value);
+    up->n_meta++;
+    return SP_OK;
+}
+
 /* Between writes: parts already on the wire keep moving while the input
  * pauses (a docker save reading a large layer), so curl's stall timer only
  * ever measures the server. */
@@ -491,6 +515,7 @@ sp_status s3_put_commit(sp_upload *up, sp_error *err)
         x->body = up->cur ? up->cur->data : NULL;
         x->body_len = up->cur ? up->cur->len : 0;
         x->content_type = "application/octet-stream";
+        s3_object_headers(up->st, up->meta, up->n_meta, x);
         s3_sha256_hex(x->body ? (const void *)x->body : "", x->body_len, x->body_sha);
         s = s3_xfer_run(up->multi, x, err);
     } else if (s == SP_OK) {

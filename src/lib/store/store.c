@@ -45,3 +45,8 @@ sp_status sp_store_cleanup_stale(sp_store *st, long older_than_seconds, unsigned
     if (!st->ops->cleanup) return SP_OK;
     return st->ops->cleanup(st->impl, older_than_seconds, removed, err);
 }
+
+sp_status sp_store_put_meta(sp_store *st, sp_upload *up, const char *name, const char *value, sp_error *err)
+{
+    return st->ops->put_meta ? st->ops->put_meta(up, name, value, err) : SP_OK;
+}

@@ -13,6 +13,10 @@ typedef struct sp_store_ops {
     /* Starts an object under key. size_hint is the final size if known, else
      * UINT64_MAX. Nothing is visible under key until commit succeeds. */
     sp_status (*put_begin)(void *impl, const char *key, uint64_t size_hint, sp_upload **up, sp_error *err);
+    /* Optional: user metadata stored with the object (S3: x-amz-meta-NAME),
+     * before the first put_write. name: [a-z0-9-], at most 52 bytes;
+     * value: printable ASCII, at most 255 bytes; at most 8 per object. */
+    sp_status (*put_meta)(sp_upload *up, const char *name, const char *value, sp_error *err);
     /* Appends bytes in order; may block for back-pressure. */
     sp_status (*put_write)(sp_upload *up, const void *buf, size_t len, sp_error *err);
     /* Optional (NULL if the backend has nothing in flight between writes):
@@ -57,6 +61,10 @@ void sp_store_close(sp_store *st);
  * server and fails with SP_ERR_INTERRUPTED, a read fails the same way. The
  * flag must outlive the store; it belongs to this store only. */
 void sp_store_set_cancel(sp_store *st, volatile const int *flag);
+
+/* put_meta when the backend has it (else nothing: metadata is optional). */
+SP_MUST_USE sp_status sp_store_put_meta(sp_store *st, sp_upload *up, const char *name, const char *value,
+                                        sp_error *err);
 
 /* Runs the backend's cleanup (none: nothing to clean, *removed = 0). */
 SP_MUST_USE sp_status sp_store_cleanup_stale(sp_store *st, long older_than_seconds, unsigned *removed, sp_error *err);

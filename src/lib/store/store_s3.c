@@ -98,6 +98,7 @@ static const sp_store_ops s3_ops = {
     .put_begin = s3_put_begin,
     .put_write = s3_put_write,
     .put_poll = s3_put_poll,
+    .put_meta = s3_put_meta,
     .put_commit = s3_put_commit,
     .put_abort = s3_put_abort,
     .stat = s3_stat,
