@@ -236,6 +236,10 @@ SP_MUST_USE sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_er
  * docker-daemon: inputs (SP_ERR_INPUT for the engine), SP_ERR_IO for a read
  * of fd, SP_ERR_FORMAT when the engine refuses the archive. */
 SP_MUST_USE sp_status sp_docker_load(int fd, volatile const int *cancel, char *loaded, size_t cap, sp_error *err);
+/* Connects to the engine on $DOCKER_HOST and negotiates the API version
+ * (written to api, e.g. "1.41"), as sp_docker_load would: lets a caller
+ * fail before a long download. Same errors. */
+SP_MUST_USE sp_status sp_docker_check(volatile const int *cancel, char *api, size_t cap, sp_error *err);
 
 /* Prints the header and the (unauthenticated without a key) index to out. */
 SP_MUST_USE sp_status sp_inspect(const char *path, int json, FILE *out, sp_error *err);

@@ -250,6 +250,8 @@ SAMPLE_JSON = {
     "replaced": False,
     "seconds": 0,
     "mb_per_s": 1.5,
+    "claim_wait_seconds": 0.001,
+    "warnings": [],
 }
 
 

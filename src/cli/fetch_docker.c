@@ -16,7 +16,10 @@ sp_status cli_fetch_docker_load(sp_fetch_opts *o, sp_fetch_result *r, char *load
      * name and renames it only after the final record authenticated, so the
      * file exists only if the whole artifact was verified. */
     const char *tmp = getenv("TMPDIR");
-    char dir[4096], path[4200];
+    char dir[4096], path[4200], api[16];
+    /* An engine that is not there fails now, not after the download. */
+    sp_status s = sp_docker_check(o->cancel, api, sizeof(api), err);
+    if (s != SP_OK) return s;
     if (!tmp || !*tmp) tmp = "/tmp";
     if ((size_t)snprintf(dir, sizeof(dir), "%s/sealpub-load-XXXXXX", tmp) >= sizeof(dir)) {
         err->status = SP_ERR_USAGE;
@@ -31,7 +34,7 @@ sp_status cli_fetch_docker_load(sp_fetch_opts *o, sp_fetch_result *r, char *load
     }
     snprintf(path, sizeof(path), "%s/image.tar", dir);
     o->output = path;
-    sp_status s = sp_fetch(o, r, err);
+    s = sp_fetch(o, r, err);
     int fd = -1;
     if (s == SP_OK && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         err->status = s = SP_ERR_IO;

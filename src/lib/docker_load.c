@@ -99,6 +99,15 @@ static sp_status judge(const sp_docker *d, const char *answer, char *loaded, siz
     return SP_OK;
 }
 
+sp_status sp_docker_check(volatile const int *cancel, char *api, size_t cap, sp_error *err)
+{
+    sp_docker *d = NULL;
+    SP_TRY(sp_docker_connect(cancel, &d, err));
+    if (cap) sp_strlcpy(api, sp_docker_api_version(d), cap);
+    sp_docker_free(d);
+    return SP_OK;
+}
+
 sp_status sp_docker_load(int fd, volatile const int *cancel, char *loaded, size_t cap, sp_error *err)
 {
     struct stat st;

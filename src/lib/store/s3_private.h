@@ -85,6 +85,8 @@ void s3_raw_path(const s3_store *st, const char *full_key, char *out, size_t cap
 SP_MUST_USE sp_status s3_query_param(char *q, size_t cap, const char *name, const char *value, sp_error *err);
 int s3_cancelled(const s3_store *st);
 
+typedef struct s3_xfer s3_xfer;
+
 /* User metadata of one object (x-amz-meta-NAME: value). */
 #define S3_META_MAX 8
 typedef struct s3_meta {
