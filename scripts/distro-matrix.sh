@@ -45,7 +45,7 @@ rootfs_tar() {
         log "$suite: making the root filesystem (mmdebstrap, ${#PKGS[@]} packages) into $tar"
         # Written beside, moved in place when complete: an interrupted run
         # never leaves a truncated tarball that looks cached.
-        if ! nice mmdebstrap --mode=root --variant=minbase --include="$include" \
+        if ! nice mmdebstrap --mode=root --variant=minbase --format=tar --include="$include" \
             "$suite" "$tar.tmp" >"$tar.log" 2>&1; then
             tail -n 20 "$tar.log" >&2
             rm -f "$tar.tmp"

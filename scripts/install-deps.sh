@@ -14,7 +14,7 @@ BUILD_PKGS=(
     libsqlite3-dev libcriterion-dev libisal-dev
     clang llvm libclang-rt-14-dev
     pigz python3 python3-yaml python3-jsonschema python3-cryptography
-    sqlite3 curl time valgrind
+    sqlite3 curl time valgrind openssl
 )
 
 # The servers the integration tests and benchmarks run against (see

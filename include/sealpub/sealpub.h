@@ -270,6 +270,12 @@ SP_MUST_USE sp_status sp_store_cleanup(const char *store_url, long older_than_se
 
 /* A description of the CPU features the crypto and codec use, one line. */
 void sp_cpu_features(char *out, size_t cap);
+/* The build and runtime facts as one JSON object (version, commit, build
+ * flags, library versions built against and loaded, CPU features and
+ * counts, the codec at each level): "sealpub version --verbose --json".
+ * Writes at most cap bytes, always terminated; returns the full length,
+ * like snprintf. */
+size_t sp_build_info_json(char *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -299,7 +299,7 @@ class ProcessTests(unittest.TestCase):
         self.assertIn("--expect-size=1000", args)
         self.assertEqual(args[-4:], ["--json", "--quiet", "--", "-engine.trt"])
         self.assertFalse((self.dir / "pwned").exists())
-        self.assertEqual(result, sealpub.PublishResult(**{**SAMPLE_JSON, "seconds": 0.0}))
+        self.assertEqual(result, sealpub.PublishResult(**{**SAMPLE_JSON, "seconds": 0.0, "warnings": ()}))
         self.assertIsInstance(result.seconds, float)
         with self.assertRaises(dataclasses.FrozenInstanceError):
             result.sha256 = "x"  # type: ignore[misc]

@@ -681,16 +681,31 @@ static int cmd_cleanup(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-    int verbose = 0;
+    int verbose = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
             verbose = 1;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
         } else if (strcmp(argv[i], "--help") == 0) {
-            puts("usage: sealpub version [--verbose]\n\n--verbose adds the CPU features OpenSSL and libdeflate use.");
+            puts("usage: sealpub version [--verbose] [--json]\n\n--verbose adds the CPU features OpenSSL and libdeflate use.\n"
+                 "--verbose --json prints one JSON object: version, commit, build flags, library versions,\n"
+                 "CPU features and counts (default threads), the codec at each level.");
             return 0;
         } else {
             return usage_error("version", "unknown option '%s'", argv[i]);
         }
+    }
+    if (json) {
+        char info[8192];
+        size_t n = sp_build_info_json(info, sizeof info);
+        if (n >= sizeof info) return fail("version", "build information longer than %zu bytes", sizeof info);
+        if (!verbose) {
+            printf("{\"version\":\"%s\"}\n", sp_version());
+            return 0;
+        }
+        printf("%s\n", info);
+        return 0;
     }
     printf("sealpub %s\n", sp_version());
     if (verbose) {

@@ -121,6 +121,22 @@ nothing_left e4 "API version refused"
 expect_exit 2 "tcp:// refused" -- env DOCKER_HOST=tcp://127.0.0.1:9 "${P[@]}" docker-daemon:sp-itest:1 --version e5
 expect_err_contains "only unix:// sockets" "tcp:// refusal named"
 
+expect_exit 3 "--docker-load with no engine fails before downloading" -- \
+    env DOCKER_HOST="unix://$DDIR/absent.sock" TMPDIR="$WORK/tmp" "${F[@]}" --version 1 --docker-load
+expect_err_contains "docker engine is not running" "--docker-load: engine not running named"
+
+# The engine answers 200 even when a load fails; the verdict is in its JSON
+# stream: a verified archive that is no image must still be a failure.
+mkdir -p "$WORK/notimage"
+echo "not an image" >"$WORK/notimage/readme.txt"
+tar -C "$WORK/notimage" -cf "$WORK/notimage.tar" .
+expect_exit 0 "publish a tar that is no image" -- "${P[@]}" "$WORK/notimage.tar" --version notimg --quiet
+BEFORE=$(docker images -aq --no-trunc | sort)
+expect_exit 5 "--docker-load of a verified non-image refused" -- env TMPDIR="$WORK/tmp" "${F[@]}" --version notimg --docker-load
+expect_err_contains "refused the image" "the engine's refusal read from its JSON stream"
+expect_one_line "engine refusal"
+[[ $(docker images -aq --no-trunc | sort) == "$BEFORE" ]] && ok "non-image: no new image" || bad "non-image: new image"
+
 # A corrupted object: --docker-load must refuse it with the engine
 # untouched, whether the damage is in the middle or in the final record.
 section "corrupted object and --docker-load"

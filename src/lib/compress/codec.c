@@ -1,5 +1,6 @@
 /* codec.c: one gzip member per chunk, its codec (libdeflate, ISA-L, stored) chosen from a cheap probe of the chunk. */
 #include <libdeflate.h>
+#include <stdio.h>
 #include <stdlib.h>
 #ifdef SP_HAVE_ISAL
 #include <isa-l/igzip_lib.h>
@@ -216,6 +217,26 @@ sp_status sp_codec_decompress(sp_codec *c, const uint8_t *in, size_t len, uint8_
     if (in_used != len) return sp_fail(err, SP_ERR_FORMAT, "chunk payload has bytes after its gzip member");
     *out_len = out_used;
     return SP_OK;
+}
+
+/* What sp_codec_compress does at a level, for "sealpub version --verbose
+ * --json": kept here, beside the choice it describes. */
+void sp_codec_describe(int level, char *out, size_t cap)
+{
+#ifdef SP_HAVE_ISAL
+    const char *fast = "ISA-L igzip level 2";
+#else
+    const char *fast = "libdeflate level 1";
+#endif
+    if (level <= 0)
+        snprintf(out, cap, "stored (gzip stored blocks)");
+    else if (level == 1)
+        snprintf(out, cap, "%s; stored when incompressible", fast);
+    else if (level <= ADAPTIVE_MAX_LEVEL)
+        snprintf(out, cap, "libdeflate level %d; %s for chunks where matching gains nothing; stored when incompressible",
+                 level, fast);
+    else
+        snprintf(out, cap, "libdeflate level %d; stored when incompressible", level);
 }
 
 #ifdef SP_HAVE_ISAL

@@ -40,5 +40,7 @@ sp_status sp_codec_decompress(sp_codec *c, const uint8_t *in, size_t len, uint8_
 
 /* "libdeflate 1.14 ..." */
 const char *sp_codec_version(void);
+/* One line: the codec(s) sp_codec_compress uses at level (0-12). */
+void sp_codec_describe(int level, char *out, size_t cap);
 
 #endif
