@@ -1,12 +1,19 @@
 # Finds sealpub's dependencies: CMake's own modules where they exist, pkg-config otherwise.
-find_package(OpenSSL 3.0 REQUIRED COMPONENTS Crypto)
+# 1.1.1 (Debian 11) and 3.x: src/lib/crypto/hkdf.c bridges the one 3.0-only
+# call (HKDF through EVP_KDF).
+find_package(OpenSSL 1.1.1 REQUIRED COMPONENTS Crypto)
 find_package(CURL REQUIRED)
 find_package(PostgreSQL REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
-pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
+# liburing is optional: the default reader is pread, and without liburing
+# "--io auto" reads with pread and "--io uring" says it is not built in.
+option(SEALPUB_URING "Use liburing for --io uring/auto when found" ON)
+if(SEALPUB_URING)
+  pkg_check_modules(LIBURING QUIET IMPORTED_TARGET liburing)
+endif()
 # ISA-L backs level 1 when present (docs/SCALING.md measured 2.6x libdeflate 1
 # per core on images for 4.4% more output, 5.4x on fp16 for the same size).
 option(SEALPUB_ISAL "Use ISA-L for level 1 when libisal is found" ON)

@@ -51,7 +51,10 @@ start() {
     setsid dockerd --data-root "$DIR/data" --exec-root "$DIR/exec" --host "unix://$SOCK" \
         --pidfile "$PIDFILE" --bridge none --iptables=false --ip-masq=false \
         >"$DIR/dockerd.log" 2>&1 </dev/null &
+    local child=$!
     for ((i = 0; i < WAIT_START * 5; i++)); do
+        # Unprivileged containers and the like: dockerd exits at once.
+        kill -0 "$child" 2>/dev/null || break
         if ping_ok; then
             log "dockerd ready in $((SECONDS - t0)) s (pid $(<"$PIDFILE"), socket $SOCK)"
             echo "unix://$SOCK"
@@ -59,7 +62,7 @@ start() {
         fi
         sleep 0.2
     done
-    log "dockerd did not answer within $WAIT_START s; last lines of $DIR/dockerd.log:"
+    log "dockerd exited or did not answer within $WAIT_START s (it needs root and, in a container, --privileged); last lines of $DIR/dockerd.log:"
     tail -n 20 "$DIR/dockerd.log" >&2 || true
     stop
     exit 1

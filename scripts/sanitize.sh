@@ -41,7 +41,11 @@ run() { # name what ctest-args...
 }
 # Leaks fail the run too; the CLI's integration tests check exit codes, so
 # a sanitizer report (exit 1 after abort) cannot pass as success.
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# use_sigaltstack=0: the pipeline ends a reader blocked in read() with
+# pthread_cancel, and GCC 12's ASan then reports a stack-buffer-overflow
+# inside its own sigaltstack interceptor at that thread's exit (all frames in
+# libsanitizer; seen on the unchanged code too). Every other check stays on.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:use_sigaltstack=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 status=0

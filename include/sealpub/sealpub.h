@@ -140,6 +140,12 @@ typedef struct sp_publish_opts {
      * the result's warnings. */
     void (*notice)(void *ctx, const char *msg);
     void *notice_ctx;
+    /* Check everything and upload nothing: the input opens, the KEK loads,
+     * credentials resolve, the store answers for the object key, the
+     * registry's table fits, the claim is free and the on-exists rule
+     * passes. The result then describes the object key and row that a real
+     * publish would write (sizes and hashes 0: nothing was read). */
+    int dry_run;
 } sp_publish_opts;
 
 /* Fills the defaults above. */
@@ -159,7 +165,9 @@ typedef struct sp_publish_result {
      * or with libdeflate at the level. chunks = the three counts' sum. */
     uint64_t chunks_fast, chunks_deflated;
     double seconds;
-    int replaced;                     /* a previous row was replaced */
+    int replaced;                     /* a previous row was replaced (dry run: would be) */
+    int dry_run;                      /* nothing was uploaded or written */
+    int object_exists;                /* dry run: an object is stored under the key now */
     double claim_wait_seconds;        /* time spent waiting for the identity claim */
     unsigned warnings_count;          /* notices and warnings, oldest first (at most 8 kept) */
     char warnings[8][256];
@@ -248,6 +256,49 @@ SP_MUST_USE sp_status sp_inspect(const char *path, int json, FILE *out, sp_error
  * unique keys an older table lacks, and checks an existing table's shape
  * (docs/SCHEMA.md). The table is $SEALPUB_TABLE, default "resources". */
 SP_MUST_USE sp_status sp_registry_init(const char *registry_url, char *where, size_t cap, sp_error *err);
+
+/* One registry row as the operating commands show it: never the key. */
+typedef struct sp_artifact {
+    char name[SP_NAME_MAX + 1], stage[SP_FIELD_MAX + 1], arch[SP_FIELD_MAX + 1], version[SP_FIELD_MAX + 1];
+    char object_key[SP_OBJECT_KEY_MAX];
+    char sha256[65], artifact_id[33], key_wrap[32], kek_id[65], format[32];
+    char created_at[40], updated_at[40]; /* ISO 8601 UTC */
+    uint64_t size_bytes, plain_size;
+} sp_artifact;
+/* Called per artifact; a non-zero return stops the walk. */
+typedef int (*sp_artifact_fn)(void *ctx, const sp_artifact *a);
+
+/* Parses a point in time for --since/--older-than: an ISO 8601 UTC date
+ * ("2026-11-01") or time ("2026-11-01T12:00:00Z"), or an age before now
+ * ("90m", "36h", "7d", "2w"). out gets "YYYY-MM-DDTHH:MM:SSZ". */
+SP_MUST_USE sp_status sp_parse_time(const char *text, char out[21], sp_error *err);
+
+typedef struct sp_list_opts {
+    const char *registry_url;
+    const char *name, *stage, *arch; /* NULL = any; arch in any accepted spelling */
+    const char *since;               /* see sp_parse_time; NULL = any */
+    uint64_t limit, offset;          /* newest first; limit 0 = all */
+} sp_list_opts;
+void sp_list_opts_init(sp_list_opts *o);
+/* Walks the registry's rows, newest first (created_at, then insertion). */
+SP_MUST_USE sp_status sp_list(const sp_list_opts *o, sp_artifact_fn fn, void *ctx, sp_error *err);
+
+typedef struct sp_delete_opts {
+    const char *registry_url, *store_url;
+    const char *name, *stage, *arch; /* arch NULL = this host's */
+    const char *version;             /* one version; or NULL with older_than and/or keep_last */
+    const char *older_than;          /* see sp_parse_time: rows created before it */
+    long keep_last;                  /* >= 0: never delete the newest N of name/stage/arch; -1 = not given */
+    int dry_run;                     /* report what would be deleted, change nothing */
+    double lock_timeout;             /* wait for a publish of the same object key; < 0 = 600 s */
+    volatile const int *cancel;
+} sp_delete_opts;
+void sp_delete_opts_init(sp_delete_opts *o);
+/* Deletes artifacts: for each, under the identity claim publish uses, the
+ * row first and then the object, so no row ever names a missing object.
+ * fn sees each artifact deleted (or that would be); *count counts them. */
+SP_MUST_USE sp_status sp_delete(const sp_delete_opts *o, sp_artifact_fn fn, void *ctx, unsigned *count,
+                                sp_error *err);
 
 /* Replays the recovery journal ($SEALPUB_RECOVERY_DIR, else
  * <default home>/recovery): rows of publishes whose object was committed

@@ -9,12 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sealpub/sealpub.h"
+#include "cli.h"
 #include "fetch_docker.h"
 
 #define EXIT_USAGE 2
 
-static volatile sig_atomic_t g_cancel;
+volatile sig_atomic_t g_cancel;
 
 static void on_signal(int sig)
 {
@@ -23,7 +23,7 @@ static void on_signal(int sig)
     signal(sig, SIG_DFL);
 }
 
-static void install_signals(void)
+void install_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -34,8 +34,7 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
+int usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "sealpub%s%s: ", cmd ? " " : "", cmd ? cmd : "");
@@ -48,15 +47,14 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 
 /* getopt_long's '?' (unknown option) and ':' (missing value; the option
  * strings start with ':'), as one line naming the option. */
-static int option_error(const char *cmd, int c, char **argv)
+int option_error(const char *cmd, int c, char **argv)
 {
     if (c == ':') return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
     return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
-static void json_string(FILE *f, const char *s);
 
-static int report(const char *cmd, const sp_error *err)
+int report(const char *cmd, const sp_error *err)
 {
     fprintf(stderr, "sealpub %s: error: %s\n", cmd, err->msg[0] ? err->msg : sp_status_name(err->status));
     return sp_error_exit_code(err);
@@ -65,7 +63,7 @@ static int report(const char *cmd, const sp_error *err)
 /* In --json mode a failure is also one JSON object on stdout, so a caller
  * parsing stdout always gets one: the exit code, the status, the message,
  * whether retrying can help, and the warnings collected so far. */
-static int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings)
+int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings)
 {
     int code = report(cmd, err);
     printf("{\"ok\":false,\"command\":");
@@ -102,6 +100,8 @@ static const char main_help[] =
     "  inspect FILE.enc print a container's header and index (no key needed)\n"
     "  db init          create the registry table if missing (safe to run twice)\n"
     "  db recover       write the rows kept by publishes whose registry write failed\n"
+    "  list             list published artifacts (never keys), newest first\n"
+    "  delete           delete artifacts (row, then object), one version or by retention\n"
     "  cleanup          abort stale S3 multipart uploads (after a SIGKILLed publish)\n"
     "  version          print the version (--verbose: CPU features in use)\n"
     "\n"
@@ -140,7 +140,8 @@ static const char publish_help[] =
     "  --content MODE       auto (default: tar if the name or first block says so), tar, raw\n"
     "  --expect-size N      fail unless the input is exactly N bytes\n"
     "  --expect-sha256 HEX  fail unless the input's SHA-256 is HEX\n"
-    "  --json               print one JSON object with the result on stdout\n"
+    "  --dry-run            check every setting, the store, the registry and the claim;\n"
+    "                       upload nothing and print the object key and row\n"    "  --json               print one JSON object with the result on stdout\n"
     "  --quiet              no progress and no summary\n"
     "\n"
     "Memory: about (threads + 2) x 2 x chunk size, whatever the input size\n"
@@ -175,7 +176,7 @@ static const char inspect_help[] =
     "version) and the chunk index. Needs no key; the index is authenticated only\n"
     "by 'sealpub open'.\n";
 
-static int parse_uint_env_or_arg(const char *cmd, const char *what, const char *text, long lo, long hi, long *out)
+int parse_uint_env_or_arg(const char *cmd, const char *what, const char *text, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
@@ -222,7 +223,7 @@ static void on_progress(void *ctx, const sp_progress *p)
     }
 }
 
-static void json_string(FILE *f, const char *s)
+void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -254,6 +255,46 @@ static void print_docker_image_json(const sp_publish_result *r)
     printf("]}");
 }
 
+/* publish --dry-run: the object key and the row a real publish would write
+ * (never a key: none was made), and what it would do to an existing one. */
+static int print_dry_run(const sp_publish_opts *o, const sp_publish_result *r, int json)
+{
+    if (json) {
+        printf("{\"schema\":1,\"command\":\"publish\",\"ok\":true,\"dry_run\":true,\"object_key\":");
+        json_string(stdout, r->object_key);
+        printf(",\"store\":");
+        json_string(stdout, r->store);
+        printf(",\"registry\":");
+        json_string(stdout, r->registry);
+        printf(",\"row\":{\"resource_name\":");
+        json_string(stdout, o->name);
+        printf(",\"dev_stage\":");
+        json_string(stdout, o->stage);
+        printf(",\"architecture\":");
+        json_string(stdout, r->arch);
+        printf(",\"version\":");
+        json_string(stdout, o->version);
+        printf(",\"object_key\":");
+        json_string(stdout, r->object_key);
+        printf("},\"would_replace\":%s,\"object_exists\":%s,\"level\":%d,\"threads\":%u,\"chunk_size\":%zu,"
+               "\"warnings\":[",
+               r->replaced ? "true" : "false", r->object_exists ? "true" : "false", r->level, r->threads,
+               r->chunk_size);
+        for (unsigned i = 0; i < r->warnings_count; i++) {
+            if (i) putchar(',');
+            json_string(stdout, r->warnings[i]);
+        }
+        printf("]}\n");
+    } else {
+        fprintf(stderr,
+                "dry run: nothing uploaded, nothing written\n  object:   %s\n  store:    %s\n  registry: %s\n"
+                "  row:      %s/%s/%s/%s%s\n",
+                r->object_key, r->store, r->registry, o->name, o->stage, r->arch, o->version,
+                r->replaced ? " (would replace the existing row)" : " (new)");
+    }
+    return 0;
+}
+
 static int cmd_publish(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -265,7 +306,7 @@ static int cmd_publish(int argc, char **argv)
         {"io", required_argument, 0, 'i'},        {"content", required_argument, 0, 'C'},
         {"expect-size", required_argument, 0, 'z'}, {"expect-sha256", required_argument, 0, 'h'},
         {"json", no_argument, 0, 'j'},            {"quiet", no_argument, 0, 'q'},
-        {"lock-timeout", required_argument, 0, 'L'},
+        {"lock-timeout", required_argument, 0, 'L'}, {"dry-run", no_argument, 0, 'D'},
         {"help", no_argument, 0, 'H'},            {0, 0, 0, 0},
     };
     sp_publish_opts o;
@@ -340,6 +381,7 @@ static int cmd_publish(int argc, char **argv)
             if (parse_uint_env_or_arg("publish", "--lock-timeout", optarg, 0, 86400, &v)) return EXIT_USAGE;
             o.lock_timeout = (double)v;
             break;
+        case 'D': o.dry_run = 1; break;
         case 'H': fputs(publish_help, stdout); return 0;
         default: return option_error("publish", c, argv);
         }
@@ -364,6 +406,7 @@ static int cmd_publish(int argc, char **argv)
     if (o.progress) fputs("\r\033[K", stderr);
     if (s != SP_OK && json) return report_json("publish", &err, r.warnings, r.warnings_count);
     if (s != SP_OK) return report("publish", &err);
+    if (r.dry_run) return print_dry_run(&o, &r, json);
     double ratio = r.plain_size ? (double)r.stored_size / (double)r.plain_size : 1.0;
     double mbps = r.seconds > 0 ? (double)r.plain_size / 1e6 / r.seconds : 0;
     if (json) {
@@ -696,15 +739,22 @@ static int cmd_version(int argc, char **argv)
             return usage_error("version", "unknown option '%s'", argv[i]);
         }
     }
+    if (json && !verbose) {
+        printf("{\"version\":");
+        json_string(stdout, sp_version());
+        printf("}\n");
+        return 0;
+    }
     if (json) {
-        char info[8192];
-        size_t n = sp_build_info_json(info, sizeof info);
-        if (n >= sizeof info) return fail("version", "build information longer than %zu bytes", sizeof info);
-        if (!verbose) {
-            printf("{\"version\":\"%s\"}\n", sp_version());
-            return 0;
+        size_t n = sp_build_info_json(NULL, 0);
+        char *info = malloc(n + 1);
+        if (!info) {
+            fprintf(stderr, "sealpub version: error: out of memory\n");
+            return EXIT_FAILURE;
         }
+        sp_build_info_json(info, n + 1);
         printf("%s\n", info);
+        free(info);
         return 0;
     }
     printf("sealpub %s\n", sp_version());
@@ -725,12 +775,26 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    /* "sealpub help CMD" and "sealpub CMD -h" are "sealpub CMD --help". */
+    static char help_flag[] = "--help";
+    char *help_argv[4] = {argv[0], NULL, help_flag, NULL};
+    if (strcmp(cmd, "help") == 0 && argc >= 3) {
+        help_argv[1] = argv[2];
+        argv = help_argv;
+        argc = 3;
+        cmd = argv[1];
+    } else if (argc >= 3 && strcmp(argv[2], "-h") == 0) {
+        argv[2] = help_flag;
+    }
+    if (strcmp(cmd, "-V") == 0) cmd = "version";
     if (strcmp(cmd, "publish") == 0) return cmd_publish(argc - 1, argv + 1);
     if (strcmp(cmd, "open") == 0) return cmd_open(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "fetch") == 0) return cmd_fetch(argc - 1, argv + 1);
     if (strcmp(cmd, "cleanup") == 0) return cmd_cleanup(argc - 1, argv + 1);
     if (strcmp(cmd, "db") == 0) return cmd_db(argc - 1, argv + 1);
+    if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "delete") == 0) return cmd_delete(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(main_help, stdout);

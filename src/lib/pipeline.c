@@ -772,7 +772,7 @@ static sp_status make_row(const sp_publish_opts *o, const char *arch, const char
     sp_strlcpy(row->format, SP_FORMAT_NAME, sizeof(row->format));
 
     /* With a KEK the key is wrapped and bound to this row (kek.c). */
-    sp_kek_binding b = {o->name, o->stage, arch, o->version, hdr->artifact_id};
+    sp_kek_binding b = {row->resource_name, row->dev_stage, row->architecture, row->version, hdr->artifact_id};
     sp_kek_fields f;
     sp_status s = sp_kek_seal_key(file_key, &b, &f, err);
     if (s == SP_OK) {
@@ -872,6 +872,27 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         if (had_prior && o->on_exists == SP_ON_EXISTS_FAIL)
             s = sp_fail(err, SP_ERR_EXISTS, "resource %s/%s/%s/%s already exists (use --on-exists replace)", o->name,
                         o->stage, arch, o->version);
+    }
+    if (s == SP_OK && o->dry_run) {
+        /* The store answers for this very key: credentials, bucket, prefix. */
+        uint64_t size = 0;
+        sp_status k = st.ops->stat(st.impl, key_name, &size, err);
+        if (k == SP_OK || k == SP_ERR_NOT_FOUND) {
+            r->dry_run = 1;
+            r->object_exists = k == SP_OK;
+            r->replaced = had_prior;
+            sp_strlcpy(r->object_key, key_name, sizeof(r->object_key));
+            sp_strlcpy(r->store, st.desc, sizeof(r->store));
+            sp_strlcpy(r->registry, reg.desc, sizeof(r->registry));
+            sp_strlcpy(r->arch, arch, sizeof(r->arch));
+            r->level = p.level;
+            r->threads = p.nthreads;
+            r->chunk_size = p.chunk;
+            r->seconds = sp_now() - t0;
+        } else {
+            s = k;
+        }
+        goto done;
     }
     if (s == SP_OK) s = pipeline_alloc(&p, err);
 
@@ -996,6 +1017,7 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
             sp_strlcpy(r->docker_repo_tags, repo_tags, sizeof(r->docker_repo_tags));
         }
     }
+done:
     OPENSSL_cleanse(&row, sizeof(row));
     OPENSSL_cleanse(&prior, sizeof(prior));
     sp_secret_free(keys, 2 * SP_KEY_BYTES);

@@ -118,6 +118,23 @@ expect_err_contains "refused API version 1.99" "API version refusal named"
 expect_one_line "API version refused"
 nothing_left e4 "API version refused"
 
+# The engine failing to export: an image whose top layer was removed from
+# the engine's data root behind its back.
+mkdir -p "$WORK/ctx2"
+echo "broken $$" >"$WORK/ctx2/broken.txt"
+printf 'FROM scratch\nCOPY broken.txt /broken.txt\n' >"$WORK/ctx2/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -q -t sp-itest:broken "$WORK/ctx2" >/dev/null 2>&1
+upper=$(docker image inspect sp-itest:broken --format '{{.GraphDriver.Data.UpperDir}}' 2>/dev/null)
+if [[ $upper == "$DDIR"/data/* && -d $upper ]]; then
+    rm -rf "$upper"
+    expect_exit 3 "engine fails to export" -- "${P[@]}" docker-daemon:sp-itest:broken --version e8
+    expect_err_contains "exporting image sp-itest:broken: HTTP 500" "the engine's export failure named"
+    expect_one_line "engine fails to export"
+    nothing_left e8 "engine fails to export"
+else
+    bad "could not find the broken image's layer folder under $DDIR/data: '$upper'"
+fi
+
 expect_exit 2 "tcp:// refused" -- env DOCKER_HOST=tcp://127.0.0.1:9 "${P[@]}" docker-daemon:sp-itest:1 --version e5
 expect_err_contains "only unix:// sockets" "tcp:// refusal named"
 

@@ -176,11 +176,14 @@ rm -f "$WORK/big.bin" "$WORK/got.bin"
 # ---------------------------------------------------------------- STS AssumeRole
 # radosgw's STS is off in the shared gateway, so a second radosgw on the
 # same cluster (as it_faults.sh starts one) runs with an STS key and
-# "rgw s3 auth use sts", plus "rgw dns name" for virtual-hosted requests.
+# "rgw s3 auth use sts", plus "rgw dns name" for virtual-hosted requests
+# and a test KMS key for SSE-KMS.
 GW_PORT=$(free_port)
 mkdir -p "$WORK/gw"
 radosgw -f -c "$SEALPUB_CEPH_CONF" -n client.rgw.itcreds --rgw-frontends "beast endpoint=127.0.0.1:$GW_PORT" \
     --rgw-sts-key "itcredsstskey$$$$" --rgw-s3-auth-use-sts true --rgw-dns-name localhost \
+    --rgw-crypt-s3-kms-backend testing --rgw-crypt-s3-kms-encryption-keys "it-kms-key=$(openssl rand -base64 32)" \
+    --rgw-crypt-require-ssl false \
     --log-file "$WORK/gw/rgw.log" --admin-socket "$WORK/gw/rgw.asok" --pid-file "$WORK/gw/pid" \
     </dev/null >"$WORK/gw/out" 2>&1 &
 GW_PID=$!
@@ -257,5 +260,28 @@ expect_exit 0 "  ... and path-style from the profile's s3.addressing_style" -- "
     "${PUB[@]}" "$WORK/small.bin" --version pathstyle --store "s3://$STS_BUCKET/p"
 expect_exit 2 "an unknown addressing style" -- "${VH[@]}" SEALPUB_S3_ADDRESSING_STYLE=dns "${PUB[@]}" "$WORK/small.bin" --version x --store "s3://$STS_BUCKET/p"
 expect_err_contains "SEALPUB_S3_ADDRESSING_STYLE must be auto, path or virtual, not 'dns'" "  ... named"
+
+# ---------------------------------------------------------------- object settings
+# What real buckets ask of new objects: encryption, storage class, tags.
+GWC=(env AWS_ENDPOINT_URL_S3="$GW" AWS_ACCESS_KEY_ID="$STS_KEY" AWS_SECRET_ACCESS_KEY="$STS_SECRET")
+head -c $((12 * 1048576)) /dev/urandom >"$WORK/mid.bin"
+for size in small mid; do
+    expect_exit 0 "SSE-KMS, storage class, tags ($size: $([[ $size == small ]] && echo PutObject || echo multipart))" -- \
+        "${GWC[@]}" SEALPUB_S3_SSE=aws:kms SEALPUB_S3_SSE_KMS_KEY_ID=it-kms-key SEALPUB_S3_STORAGE_CLASS=STANDARD \
+        SEALPUB_S3_TAGS="team=ml,purpose=model weights" "${PUB[@]}" "$WORK/$size.bin" --version "obj-$size" --content raw --store "s3://$STS_BUCKET/p"
+    key=p/dev/obj-amd64-obj-$size.enc
+    heads=$(AWS_ACCESS_KEY_ID=$STS_KEY AWS_SECRET_ACCESS_KEY=$STS_SECRET s3_curl -f -I -H "x-amz-content-sha256: $EMPTY_SHA" "$GW/$STS_BUCKET/$key" | tr -d '\r')
+    [[ $heads == *"x-amz-server-side-encryption: aws:kms"* && $heads == *"x-amz-server-side-encryption-aws-kms-key-id: it-kms-key"* ]] &&
+        ok "  ... radosgw stored it encrypted with the KMS key" || bad "no SSE-KMS in HEAD: $heads"
+    tags=$(AWS_ACCESS_KEY_ID=$STS_KEY AWS_SECRET_ACCESS_KEY=$STS_SECRET s3_curl -f -H "x-amz-content-sha256: $EMPTY_SHA" "$GW/$STS_BUCKET/$key?tagging=")
+    [[ $tags == *"<Key>team</Key><Value>ml</Value>"* && $tags == *"<Key>purpose</Key><Value>model weights</Value>"* ]] &&
+        ok "  ... with both tags" || bad "tags: $tags"
+    expect_exit 0 "  ... and reads back" -- "${GWC[@]}" "$B" fetch --name obj --stage dev --arch amd64 --version "obj-$size" --store "s3://$STS_BUCKET/p" -o "$WORK/got.bin"
+    cmp -s "$WORK/$size.bin" "$WORK/got.bin" && ok "  ... identical" || bad "fetched content differs"
+done
+expect_exit 7 "a storage class the gateway does not have" -- "${GWC[@]}" SEALPUB_S3_STORAGE_CLASS=GLACIER "${PUB[@]}" "$WORK/small.bin" --version glacier --store "s3://$STS_BUCKET/p"
+expect_err_contains "InvalidArgument" "  ... S3's code named"
+expect_exit 2 "SEALPUB_S3_SSE_KMS_KEY_ID without aws:kms" -- "${GWC[@]}" SEALPUB_S3_SSE=AES256 SEALPUB_S3_SSE_KMS_KEY_ID=k "${PUB[@]}" "$WORK/small.bin" --version kmsonly --store "s3://$STS_BUCKET/p"
+expect_err_contains "SEALPUB_S3_SSE_KMS_KEY_ID needs SEALPUB_S3_SSE=aws:kms" "  ... named"
 
 finish

@@ -308,8 +308,11 @@ def publish(
     with a file descriptor). Each option is the CLI flag of the same name
     (arch -> --arch, on_exists -> --on-exists, ...); None leaves it to
     sealpub's default or its environment variable (SEALPUB_STORE,
-    DATABASE_URL, ...). Values are not checked here: sealpub validates them
-    and a bad one raises UsageError (exit code 2) with sealpub's message.
+    DATABASE_URL, ...). store and registry are passed in the child's
+    environment (SEALPUB_STORE, SEALPUB_REGISTRY), never on its command line,
+    which every local user can read. Values are not checked here: sealpub
+    validates them and a bad one raises UsageError (exit code 2) with
+    sealpub's message.
 
     env: variables to set for this call on top of os.environ (None removes
     one). timeout: seconds; then sealpub is stopped with SIGTERM (it aborts

@@ -1,8 +1,6 @@
 /* crypto.c: the one adapter between sealpub and OpenSSL's 1/0 return convention. */
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,25 +11,6 @@ sp_status sp_random(uint8_t *buf, size_t len, sp_error *err)
 {
     if (len > INT32_MAX || RAND_bytes(buf, (int)len) != 1) return sp_fail_openssl(err, SP_ERR_CRYPTO, "RAND_bytes");
     return SP_OK;
-}
-
-sp_status sp_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len, const char *info,
-                         uint8_t out[32], sp_error *err)
-{
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    EVP_KDF_free(kdf);
-    if (!kctx) return sp_fail_openssl(err, SP_ERR_CRYPTO, "HKDF unavailable");
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm, ikm_len),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)(uintptr_t)salt, salt_len),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info, strlen(info)),
-        OSSL_PARAM_construct_end(),
-    };
-    int ok = EVP_KDF_derive(kctx, out, 32, params);
-    EVP_KDF_CTX_free(kctx);
-    return ok == 1 ? SP_OK : sp_fail_openssl(err, SP_ERR_CRYPTO, "HKDF");
 }
 
 struct sp_aead {

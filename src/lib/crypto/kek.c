@@ -171,7 +171,7 @@ sp_status sp_kek_open_key(const char *encryption_key, const char *key_wrap, cons
         if (bound) s = row_kek(kek, b, kek + 32, err);
         else memcpy(kek + 32, kek, 32);
         if (s == SP_OK) s = sp_key_unwrap(kek + 32, raw, (size_t)n, SP_KEY_BYTES, file_key, 32, err);
-        if (s == SP_ERR_AUTH && bound)
+        if (s == SP_ERR_AUTH && bound && (size_t)n == sp_key_wrapped_len(SP_KEY_BYTES))
             s = sp_fail(err, SP_ERR_AUTH,
                         "cannot unwrap the key: wrong KEK, corrupted key material, or a key copied from another "
                         "registry row");

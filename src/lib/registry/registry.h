@@ -20,7 +20,20 @@ typedef struct sp_row {
     char artifact_id[33];      /* hex, from the container header */
     char format[32];           /* "sealpub-v1" */
     char created_at[40];       /* ISO 8601 UTC, set by the backend */
+    char updated_at[40];       /* likewise; changes when a replace rewrites the row */
 } sp_row;
+
+/* Which rows list and retention look at; NULL/0 fields match everything. */
+typedef struct sp_row_filter {
+    const char *name, *stage, *arch;
+    const char *since;  /* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ": created at or after */
+    const char *before; /* likewise: created strictly before */
+    uint64_t limit;     /* 0 = no limit */
+    uint64_t offset;
+} sp_row_filter;
+
+/* Called per row, newest first (created_at, then id); non-zero stops. */
+typedef int (*sp_row_fn)(void *ctx, const sp_row *row);
 
 typedef struct sp_registry_ops {
     const char *scheme;
@@ -46,6 +59,16 @@ typedef struct sp_registry_ops {
      * connection has lost it. */
     int (*claim_held)(void *impl);
     void (*release)(void *impl);
+    /* Rows matching f, newest first. */
+    sp_status (*list)(void *impl, const sp_row_filter *f, sp_row_fn fn, void *ctx, sp_error *err);
+    /* Deletes the identity's row if it still describes artifact_id
+     * (SP_ERR_NOT_FOUND otherwise: it changed or went meanwhile). */
+    sp_status (*remove)(void *impl, const char *name, const char *stage, const char *arch, const char *version,
+                        const char *artifact_id, sp_error *err);
+    /* Replaces the key fields of the identity's row if it still holds
+     * old_encryption_key and describes artifact_id (SP_ERR_NOT_FOUND
+     * otherwise): one statement, so a row is never readable by neither key. */
+    sp_status (*rekey)(void *impl, const sp_row *row, const char *old_encryption_key, sp_error *err);
     /* Checks an existing table: required columns and types and the unique
      * keys; each mismatch named in err (SP_ERR_REGISTRY). Gaps that only
      * weaken a second line of defence go to warn (may stay ""). */

@@ -42,7 +42,8 @@
 /* SQL text that names the table: built once at open from the validated
  * identifier (sp_registry_table), never from a value. */
 typedef struct pg_sql {
-    char put_replace[1024], put_fail[640], get[640], get_latest[700], get_by_key[640];
+    char put_replace[1024], put_fail[640], get[800], get_latest[800], get_by_key[800], list[1100], remove[400],
+        rekey[600];
 } pg_sql;
 
 typedef struct sp_pg {
@@ -347,7 +348,9 @@ static sp_status pg_init(void *impl, sp_error *err)
     "plain_size, encryption_key, key_wrap, kek_id, artifact_id, format"
 #define PG_VALUES "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 #define PG_IDENTITY "(resource_name, dev_stage, architecture, version)"
-#define PG_CREATED "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define PG_CREATED \
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static void pg_build_sql(sp_pg *pg)
 {
@@ -377,6 +380,24 @@ static void pg_build_sql(sp_pg *pg)
              pg->qtable);
     snprintf(q->get_by_key, sizeof(q->get_by_key),
              "SELECT " PG_COLUMNS ", " PG_CREATED " FROM %s WHERE object_key = $1 LIMIT 1", pg->qtable);
+    /* A NULL parameter matches everything, so one statement serves every filter. */
+    snprintf(q->list, sizeof(q->list),
+             "SELECT " PG_COLUMNS ", " PG_CREATED " FROM %s\n"
+             "WHERE ($1::text IS NULL OR resource_name = $1) AND ($2::text IS NULL OR dev_stage = $2)\n"
+             "  AND ($3::text IS NULL OR architecture = $3)\n"
+             "  AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)\n"
+             "  AND ($5::timestamptz IS NULL OR created_at < $5::timestamptz)\n"
+             "ORDER BY created_at DESC, id DESC LIMIT $6::bigint OFFSET $7::bigint",
+             pg->qtable);
+    snprintf(q->remove, sizeof(q->remove),
+             "DELETE FROM %s WHERE resource_name = $1 AND dev_stage = $2 AND architecture = $3 AND version = $4\n"
+             "  AND artifact_id = $5",
+             pg->qtable);
+    snprintf(q->rekey, sizeof(q->rekey),
+             "UPDATE %s SET encryption_key = $7, key_wrap = $8, kek_id = $9, updated_at = now()\n"
+             "WHERE resource_name = $1 AND dev_stage = $2 AND architecture = $3 AND version = $4\n"
+             "  AND artifact_id = $5 AND encryption_key = $6",
+             pg->qtable);
 }
 
 /* Runs inside the put's transaction: a connection that broke and was made
@@ -467,17 +488,17 @@ static sp_status pg_put(void *impl, const sp_row *row, sp_on_exists on_exists, i
 
 /* ---- get ----------------------------------------------------------------- */
 
-static sp_status pg_copy_field(char *dst, size_t cap, PGresult *res, int col, const char *name, sp_error *err)
+static sp_status pg_copy_field(char *dst, size_t cap, PGresult *res, int r, int col, const char *name, sp_error *err)
 {
-    const char *v = PQgetisnull(res, 0, col) ? "" : PQgetvalue(res, 0, col);
+    const char *v = PQgetisnull(res, r, col) ? "" : PQgetvalue(res, r, col);
     if (sp_strlcpy(dst, v, cap) != 0)
         return sp_fail(err, SP_ERR_REGISTRY, "registry column %s is longer than %zu bytes", name, cap - 1);
     return SP_OK;
 }
 
-static sp_status pg_copy_u64(uint64_t *dst, PGresult *res, int col, const char *name, sp_error *err)
+static sp_status pg_copy_u64(uint64_t *dst, PGresult *res, int r, int col, const char *name, sp_error *err)
 {
-    const char *v = PQgetisnull(res, 0, col) ? "" : PQgetvalue(res, 0, col);
+    const char *v = PQgetisnull(res, r, col) ? "" : PQgetvalue(res, r, col);
     char *end = NULL;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
@@ -487,23 +508,28 @@ static sp_status pg_copy_u64(uint64_t *dst, PGresult *res, int col, const char *
     return SP_OK;
 }
 
-static sp_status pg_row_from(PGresult *res, sp_row *out, sp_error *err)
+static sp_status pg_row_from_at(PGresult *res, int r, sp_row *out, sp_error *err);
+
+static sp_status pg_row_from(PGresult *res, sp_row *out, sp_error *err) { return pg_row_from_at(res, 0, out, err); }
+
+static sp_status pg_row_from_at(PGresult *res, int r, sp_row *out, sp_error *err)
 {
     memset(out, 0, sizeof(*out));
-    SP_TRY(pg_copy_field(out->resource_name, sizeof(out->resource_name), res, 0, "resource_name", err));
-    SP_TRY(pg_copy_field(out->dev_stage, sizeof(out->dev_stage), res, 1, "dev_stage", err));
-    SP_TRY(pg_copy_field(out->architecture, sizeof(out->architecture), res, 2, "architecture", err));
-    SP_TRY(pg_copy_field(out->version, sizeof(out->version), res, 3, "version", err));
-    SP_TRY(pg_copy_field(out->object_key, sizeof(out->object_key), res, 4, "object_key", err));
-    SP_TRY(pg_copy_field(out->sha256, sizeof(out->sha256), res, 5, "sha256", err));
-    SP_TRY(pg_copy_u64(&out->size_bytes, res, 6, "size_bytes", err));
-    SP_TRY(pg_copy_u64(&out->plain_size, res, 7, "plain_size", err));
-    SP_TRY(pg_copy_field(out->encryption_key, sizeof(out->encryption_key), res, 8, "encryption_key", err));
-    SP_TRY(pg_copy_field(out->key_wrap, sizeof(out->key_wrap), res, 9, "key_wrap", err));
-    SP_TRY(pg_copy_field(out->kek_id, sizeof(out->kek_id), res, 10, "kek_id", err));
-    SP_TRY(pg_copy_field(out->artifact_id, sizeof(out->artifact_id), res, 11, "artifact_id", err));
-    SP_TRY(pg_copy_field(out->format, sizeof(out->format), res, 12, "format", err));
-    SP_TRY(pg_copy_field(out->created_at, sizeof(out->created_at), res, 13, "created_at", err));
+    SP_TRY(pg_copy_field(out->resource_name, sizeof(out->resource_name), res, r, 0, "resource_name", err));
+    SP_TRY(pg_copy_field(out->dev_stage, sizeof(out->dev_stage), res, r, 1, "dev_stage", err));
+    SP_TRY(pg_copy_field(out->architecture, sizeof(out->architecture), res, r, 2, "architecture", err));
+    SP_TRY(pg_copy_field(out->version, sizeof(out->version), res, r, 3, "version", err));
+    SP_TRY(pg_copy_field(out->object_key, sizeof(out->object_key), res, r, 4, "object_key", err));
+    SP_TRY(pg_copy_field(out->sha256, sizeof(out->sha256), res, r, 5, "sha256", err));
+    SP_TRY(pg_copy_u64(&out->size_bytes, res, r, 6, "size_bytes", err));
+    SP_TRY(pg_copy_u64(&out->plain_size, res, r, 7, "plain_size", err));
+    SP_TRY(pg_copy_field(out->encryption_key, sizeof(out->encryption_key), res, r, 8, "encryption_key", err));
+    SP_TRY(pg_copy_field(out->key_wrap, sizeof(out->key_wrap), res, r, 9, "key_wrap", err));
+    SP_TRY(pg_copy_field(out->kek_id, sizeof(out->kek_id), res, r, 10, "kek_id", err));
+    SP_TRY(pg_copy_field(out->artifact_id, sizeof(out->artifact_id), res, r, 11, "artifact_id", err));
+    SP_TRY(pg_copy_field(out->format, sizeof(out->format), res, r, 12, "format", err));
+    SP_TRY(pg_copy_field(out->created_at, sizeof(out->created_at), res, r, 13, "created_at", err));
+    SP_TRY(pg_copy_field(out->updated_at, sizeof(out->updated_at), res, r, 14, "updated_at", err));
     return SP_OK;
 }
 
@@ -550,7 +576,70 @@ static sp_status pg_get_by_key(void *impl, const char *key, sp_row *out, sp_erro
     }
     sp_status s = pg_row_from(res, out, err);
     PQclear(res);
+    if (s == SP_OK) s = sp_pg_link_check_key(pg->conn, out->key_wrap, err); /* pg_link.h */
+    if (s != SP_OK) OPENSSL_cleanse(out, sizeof(*out));
     return s;
+}
+
+
+static sp_status pg_list(void *impl, const sp_row_filter *f, sp_row_fn fn, void *ctx, sp_error *err)
+{
+    sp_pg *pg = impl;
+    char limit[24], offset[24];
+    snprintf(limit, sizeof(limit), "%" PRIu64, f->limit ? f->limit : (uint64_t)INT64_MAX);
+    snprintf(offset, sizeof(offset), "%" PRIu64, f->offset);
+    const char *params[7] = {f->name, f->stage, f->arch, f->since, f->before, limit, offset};
+    SP_TRY(pg_ensure(pg, err));
+    PGresult *res = PQexecParams(pg->conn, pg->sql.list, 7, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        sp_status s = pg_fail_result(err, pg->conn, res, "list");
+        PQclear(res);
+        return s;
+    }
+    sp_status s = SP_OK;
+    sp_row row;
+    for (int i = 0; s == SP_OK && i < PQntuples(res); i++) {
+        s = pg_row_from_at(res, i, &row, err);
+        if (s == SP_OK && fn(ctx, &row)) break;
+    }
+    OPENSSL_cleanse(&row, sizeof(row));
+    PQclear(res);
+    return s;
+}
+
+/* Runs one row-changing statement in its own transaction; 0 rows changed
+ * is SP_ERR_NOT_FOUND with what. */
+static sp_status pg_change_one(sp_pg *pg, const char *sql, int n, const char *const *params, const char *what,
+                               sp_error *err)
+{
+    SP_TRY(pg_ensure(pg, err));
+    PGresult *res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        sp_status s = pg_fail_result(err, pg->conn, res, what);
+        PQclear(res);
+        return s;
+    }
+    int changed = atoi(PQcmdTuples(res));
+    PQclear(res);
+    if (changed != 1)
+        return sp_fail(err, SP_ERR_NOT_FOUND, "%s/%s/%s/%s changed or went meanwhile: %s not done", params[0],
+                       params[1], params[2], params[3], what);
+    return SP_OK;
+}
+
+static sp_status pg_remove(void *impl, const char *name, const char *stage, const char *arch, const char *version,
+                           const char *artifact_id, sp_error *err)
+{
+    const char *params[5] = {name, stage, arch, version, artifact_id};
+    return pg_change_one(impl, ((sp_pg *)impl)->sql.remove, 5, params, "delete", err);
+}
+
+static sp_status pg_rekey(void *impl, const sp_row *row, const char *old_encryption_key, sp_error *err)
+{
+    const char *params[9] = {row->resource_name, row->dev_stage, row->architecture, row->version, row->artifact_id,
+                             old_encryption_key, row->encryption_key, row->key_wrap,
+                             row->kek_id[0] ? row->kek_id : NULL};
+    return pg_change_one(impl, ((sp_pg *)impl)->sql.rekey, 9, params, "rewrap", err);
 }
 
 /* ---- the identity claim --------------------------------------------------- */
@@ -792,6 +881,9 @@ static const sp_registry_ops PG_OPS = {
     .put = pg_put,
     .get = pg_get,
     .get_by_key = pg_get_by_key,
+    .list = pg_list,
+    .remove = pg_remove,
+    .rekey = pg_rekey,
     .try_claim = pg_try_claim,
     .claim_held = pg_claim_held,
     .release = pg_release,

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "registry/registry.h"
 
 typedef struct sqlite_reg {
@@ -47,7 +49,7 @@ static const char index_fmt[] =
 
 #define SQ_COLS                                                                                        \
     "resource_name, dev_stage, architecture, version, object_key, sha256, size_bytes, plain_size," \
-    " encryption_key, key_wrap, kek_id, artifact_id, format, created_at"
+    " encryption_key, key_wrap, kek_id, artifact_id, format, created_at, updated_at"
 
 static sp_status db_fail(sqlite_reg *r, sp_error *err, const char *what)
 {
@@ -176,6 +178,7 @@ static void row_from(sqlite3_stmt *st, sp_row *out)
     col_text(st, 11, out->artifact_id, sizeof(out->artifact_id));
     col_text(st, 12, out->format, sizeof(out->format));
     col_text(st, 13, out->created_at, sizeof(out->created_at));
+    col_text(st, 14, out->updated_at, sizeof(out->updated_at));
 }
 
 static sp_status sq_get(void *impl, const char *name, const char *stage, const char *arch, const char *version,
@@ -203,6 +206,89 @@ static sp_status sq_get(void *impl, const char *name, const char *stage, const c
     }
     sqlite3_finalize(st);
     return s;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+static sp_status sq_list(void *impl, const sp_row_filter *f, sp_row_fn fn, void *ctx, sp_error *err)
+{
+    sqlite_reg *r = impl;
+    char sql[900];
+    /* A NULL parameter matches everything, so one statement serves every filter. */
+    snprintf(sql, sizeof(sql),
+             "SELECT " SQ_COLS " FROM %s WHERE (?1 IS NULL OR resource_name=?1) AND (?2 IS NULL OR dev_stage=?2)"
+             " AND (?3 IS NULL OR architecture=?3) AND (?4 IS NULL OR created_at>=?4) AND (?5 IS NULL OR created_at<?5)"
+             " ORDER BY created_at DESC, id DESC LIMIT ?6 OFFSET ?7",
+             r->qt);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(r, err, "list");
+    bind_opt(st, 1, f->name);
+    bind_opt(st, 2, f->stage);
+    bind_opt(st, 3, f->arch);
+    bind_opt(st, 4, f->since);
+    bind_opt(st, 5, f->before);
+    sqlite3_bind_int64(st, 6, f->limit && f->limit < (uint64_t)INT64_MAX ? (sqlite3_int64)f->limit : -1);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)(f->offset < (uint64_t)INT64_MAX ? f->offset : 0));
+    sp_status s = SP_OK;
+    sp_row row;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_from(st, &row);
+        if (fn(ctx, &row)) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(r, err, "list");
+    OPENSSL_cleanse(&row, sizeof(row));
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* One row-changing statement; 0 rows changed is SP_ERR_NOT_FOUND. */
+static sp_status sq_change_one(sqlite_reg *r, const char *sql, const char *const *params, int n, const char *what,
+                               sp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(r, err, what);
+    for (int i = 0; i < n; i++) bind_opt(st, i + 1, params[i]);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return db_fail(r, err, what);
+    if (sqlite3_changes(r->db) != 1)
+        return sp_fail(err, SP_ERR_NOT_FOUND, "%s/%s/%s/%s changed or went meanwhile: %s not done", params[0],
+                       params[1], params[2], params[3], what);
+    return SP_OK;
+}
+
+static sp_status sq_remove(void *impl, const char *name, const char *stage, const char *arch, const char *version,
+                           const char *artifact_id, sp_error *err)
+{
+    sqlite_reg *r = impl;
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM %s WHERE resource_name=?1 AND dev_stage=?2 AND architecture=?3 AND version=?4"
+             " AND artifact_id=?5",
+             r->qt);
+    const char *params[5] = {name, stage, arch, version, artifact_id};
+    return sq_change_one(r, sql, params, 5, "delete", err);
+}
+
+static sp_status sq_rekey(void *impl, const sp_row *row, const char *old_encryption_key, sp_error *err)
+{
+    sqlite_reg *r = impl;
+    char sql[600];
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET encryption_key=?7, key_wrap=?8, kek_id=?9,"
+             " updated_at=strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now')"
+             " WHERE resource_name=?1 AND dev_stage=?2 AND architecture=?3 AND version=?4 AND artifact_id=?5"
+             " AND encryption_key=?6",
+             r->qt);
+    const char *params[9] = {row->resource_name, row->dev_stage, row->architecture, row->version, row->artifact_id,
+                             old_encryption_key, row->encryption_key, row->key_wrap,
+                             row->kek_id[0] ? row->kek_id : NULL};
+    return sq_change_one(r, sql, params, 9, "rewrap", err);
 }
 
 static sp_status sq_get_by_key(void *impl, const char *key, sp_row *out, sp_error *err)
@@ -350,6 +436,7 @@ static void sq_close(void *impl)
 
 static const sp_registry_ops sqlite_ops = {
     .scheme = "sqlite", .init = sq_init, .put = sq_put, .get = sq_get, .get_by_key = sq_get_by_key,
+    .list = sq_list, .remove = sq_remove, .rekey = sq_rekey,
     .try_claim = sq_try_claim, .claim_held = sq_claim_held, .release = sq_release, .check = sq_check,
     .close = sq_close,
 };

@@ -279,16 +279,22 @@ sp_status sp_docker_transfer_error(const sp_docker *d, const char *what, CURLcod
                    errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
 }
 
-static sp_status negotiate(sp_docker *d, sp_error *err)
+/* DOCKER_API_VERSION, checked before anything is connected to. */
+static sp_status read_pin(sp_docker *d, sp_error *err)
 {
     int major, minor;
     const char *pin = getenv("DOCKER_API_VERSION");
-    if (pin && *pin) {
-        if (parse_version(pin, &major, &minor) != 0)
-            return sp_fail(err, SP_ERR_USAGE, "DOCKER_API_VERSION=%.20s: expected a version like 1.41", pin);
-        snprintf(d->api, sizeof(d->api), "%d.%d", major, minor);
-        return SP_OK;
-    }
+    if (!pin || !*pin) return SP_OK;
+    if (parse_version(pin, &major, &minor) != 0)
+        return sp_fail(err, SP_ERR_USAGE, "DOCKER_API_VERSION=%.20s: expected a version like 1.41", pin);
+    snprintf(d->api, sizeof(d->api), "%d.%d", major, minor);
+    return SP_OK;
+}
+
+static sp_status negotiate(sp_docker *d, sp_error *err)
+{
+    int major, minor;
+    if (d->api[0]) return SP_OK; /* pinned */
     struct ping pg = {{0}};
     long code = 0;
     char *body = NULL;
@@ -324,6 +330,7 @@ sp_status sp_docker_connect(volatile const int *cancel, sp_docker **out, sp_erro
     if (!d) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
     d->cancel = cancel;
     sp_status s = parse_host(d, err);
+    if (s == SP_OK) s = read_pin(d, err);
     if (s == SP_OK) s = probe_socket(d, err);
     if (s == SP_OK) s = negotiate(d, err);
     if (s != SP_OK) {

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <liburing.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "source/source.h"
 #include "source/source_docker.h"
+#include "source/uring_compat.h"
 
 /*
  * The caller hands us buffers one by one (submit) and takes them back oldest

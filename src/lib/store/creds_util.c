@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/creds.h"
+#include "store/curl_compat.h"
 #include "store/s3_xml.h"
 
 #define CREDS_HTTP_RESP_MAX ((size_t)256 << 10)
@@ -293,7 +294,7 @@ sp_status sp_creds_http_run(sp_creds_http *h, sp_error *err)
     }
     char cerr[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(e, CURLOPT_URL, h->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    SP_CURL_HTTP_ONLY(e);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "sealpub/" SEALPUB_VERSION);

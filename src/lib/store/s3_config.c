@@ -295,6 +295,19 @@ static sp_status creds_env(const s3_store *st, sp_creds_env *ce, sp_error *err)
     return SP_OK;
 }
 
+/* Escapes in[0..n) for XML character data; out is cut short (never
+ * overflowed) if cap is too small, which the caller's limits exclude. */
+static void xml_escape(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 6 < cap; i++) {
+        const char *e = in[i] == '&' ? "&amp;" : in[i] == '<' ? "&lt;" : in[i] == '>' ? "&gt;" : NULL;
+        if (e) o += (size_t)snprintf(out + o, cap - o, "%s", e);
+        else out[o++] = in[i];
+    }
+    out[o] = '\0';
+}
+
 /* What real buckets require of new objects: server-side encryption,
  * storage class, tags. Checked here so a typo fails before any upload. */
 static sp_status load_object_settings(s3_store *st, sp_error *err)
@@ -318,12 +331,16 @@ static sp_status load_object_settings(s3_store *st, sp_error *err)
      * S3 allows 10 tags, keys of 1-128 and values of 0-256 characters. */
     const char *tags = env("SEALPUB_S3_TAGS");
     st->tagging[0] = '\0';
+    st->tags_xml[0] = '\0';
     if (!tags) return SP_OK;
-    size_t len = 0;
+    size_t len = 0, xl = 0;
     unsigned n = 0;
+    xl = (size_t)snprintf(st->tags_xml, sizeof(st->tags_xml), "<Tagging><TagSet>");
     for (const char *t = tags; *t;) {
         size_t tl = strcspn(t, ","), kl = strcspn(t, "=");
-        if (kl > tl || kl == 0 || kl > 128 || tl - kl - 1 > 256 || ++n > 10)
+        int ctl = 0;
+        for (size_t i = 0; i < tl; i++) ctl |= (unsigned char)t[i] < 0x20 || t[i] == 0x7f;
+        if (ctl || kl > tl || kl == 0 || kl > 128 || tl - kl - 1 > 256 || ++n > 10)
             return sp_fail(err, SP_ERR_USAGE,
                            "SEALPUB_S3_TAGS must be KEY=VALUE[,KEY=VALUE...] (at most 10; keys 1-128, values 0-256 characters)");
         if (len) st->tagging[len++] = '&';
@@ -334,8 +351,15 @@ static sp_status load_object_settings(s3_store *st, sp_error *err)
         if (sp_sigv4_uri_encode(t + kl + 1, tl - kl - 1, 0, st->tagging + len, sizeof(st->tagging) - len - 2) != 0)
             return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_TAGS is too long");
         len = strlen(st->tagging);
+        char k[3 * 128 + 1], v[3 * 256 + 1];
+        xml_escape(t, kl, k, sizeof(k));
+        xml_escape(t + kl + 1, tl - kl - 1, v, sizeof(v));
+        xl += (size_t)snprintf(st->tags_xml + xl, sizeof(st->tags_xml) - xl, "<Tag><Key>%s</Key><Value>%s</Value></Tag>", k, v);
+        if (xl >= sizeof(st->tags_xml)) return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_TAGS is too long");
         t += tl + (t[tl] == ',');
     }
+    xl += (size_t)snprintf(st->tags_xml + xl, sizeof(st->tags_xml) - xl, "</TagSet></Tagging>");
+    if (xl >= sizeof(st->tags_xml)) return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_TAGS is too long");
     return SP_OK;
 }
 

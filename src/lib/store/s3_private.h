@@ -60,6 +60,7 @@ typedef struct s3_store {
     char sse_kms_key[256];  /* SEALPUB_S3_SSE_KMS_KEY_ID, with aws:kms only */
     char storage_class[32]; /* SEALPUB_S3_STORAGE_CLASS */
     char tagging[1024];     /* x-amz-tagging, URL-encoded k=v&k=v (SEALPUB_S3_TAGS) */
+    char tags_xml[4096];    /* the same tags as a PutObjectTagging body */
 
     /* Shared: the cached credentials provider locks itself. */
     sp_creds_provider *creds;

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "store/curl_compat.h"
 #include "store/s3_private.h"
 
 void s3_msgf(char *dst, size_t cap, const char *fmt, ...)
@@ -296,7 +297,7 @@ sp_status s3_xfer_start(CURLM *m, s3_xfer *x, sp_error *err)
     CURL *e = x->easy;
     curl_easy_reset(e);
     CURL_TRY(curl_easy_setopt(e, CURLOPT_URL, url));
-    CURL_TRY(curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https"));
+    CURL_TRY(SP_CURL_HTTP_ONLY(e));
     CURL_TRY(curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1));
     CURL_TRY(curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs));
     CURL_TRY(curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err));

@@ -27,6 +27,7 @@
  * (AbortMultipartUpload) so no parts linger; commit then HEADs the object
  * and compares its size with what was written.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,33 @@ static sp_status complete_multipart(sp_upload *up, sp_error *err)
     return s;
 }
 
+/* radosgw 16 drops the x-amz-tagging of CreateMultipartUpload, so a
+ * multipart object gets its tags with PutObjectTagging after Complete (S3
+ * requires a Content-MD5 on it). A failure here fails the commit, and the
+ * object is deleted below like any other unverified one: tags often drive
+ * lifecycle and access rules. */
+static sp_status put_tagging(sp_upload *up, sp_error *err)
+{
+    const char *body = up->st->tags_xml;
+    unsigned char md[16];
+    unsigned mdlen = 0;
+    char md5[32];
+    if (EVP_Digest(body, strlen(body), md, &mdlen, EVP_md5(), NULL) != 1)
+        return sp_fail(err, SP_ERR_CRYPTO, "MD5 failed");
+    sp_b64_encode(md, 16, md5);
+    s3_xfer *x = &up->ctl;
+    s3_xfer_init(x, up->st, "PUT", "PutObjectTagging");
+    snprintf(x->raw_path, sizeof(x->raw_path), "%s", up->path);
+    snprintf(x->query, sizeof(x->query), "tagging=");
+    x->body = (const uint8_t *)body;
+    x->body_len = strlen(body);
+    x->content_type = "application/xml";
+    x->extra[x->n_extra++] = (sp_sigv4_header){"content-md5", md5};
+    x->ignore_cancel = 1; /* the object exists now: finish, as Complete does */
+    s3_sha256_hex(body, x->body_len, x->body_sha);
+    return s3_xfer_run(up->multi, x, err);
+}
+
 sp_status s3_put_commit(sp_upload *up, sp_error *err)
 {
     sp_status s = up->failed ? report(up, err) : SP_OK;
@@ -527,6 +555,7 @@ sp_status s3_put_commit(sp_upload *up, sp_error *err)
         while (s == SP_OK && busy_parts(up)) s = pump(up, 1, err);
         if (s == SP_OK && up->failed) s = report(up, err);
         if (s == SP_OK) s = complete_multipart(up, err);
+        if (s == SP_OK && up->st->tags_xml[0]) s = put_tagging(up, err);
     }
     uint64_t size = 0;
     /* Once Complete is sent the object may exist: finish the check even if

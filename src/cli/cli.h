@@ -1,0 +1,33 @@
+/* cli.h: what the command files of the sealpub CLI share (defined in main.c); the CLI uses only sealpub.h. */
+#ifndef SEALPUB_CLI_H
+#define SEALPUB_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "sealpub/sealpub.h"
+
+#define EXIT_USAGE 2
+
+/* Set by SIGINT/SIGTERM once install_signals ran; handed to the library as its cancel flag. */
+extern volatile sig_atomic_t g_cancel;
+void install_signals(void);
+
+/* "sealpub CMD: WHAT (see 'sealpub CMD --help')" on stderr; returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* getopt_long's '?' and ':' as one line naming the option. */
+int option_error(const char *cmd, int c, char **argv);
+/* "sealpub CMD: error: WHAT" on stderr; returns the exit code. */
+int report(const char *cmd, const sp_error *err);
+/* report(), plus the failure as one JSON object on stdout (--json). */
+int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings);
+/* s as a JSON string literal. */
+void json_string(FILE *f, const char *s);
+/* An integer flag or variable in lo..hi, else a usage error (returns non-zero). */
+int parse_uint_env_or_arg(const char *cmd, const char *what, const char *text, long lo, long hi, long *out);
+
+/* Commands defined outside main.c (cmd_registry.c). */
+int cmd_list(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+
+#endif

@@ -1,0 +1,237 @@
+/* cmd_registry.c: the commands that operate the registry: list and delete. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char list_help[] =
+    "usage: sealpub list [--name N] [--stage S] [--arch A] [--since T] [--limit N] [--offset N]\n"
+    "                    [--registry URL] [--json]\n"
+    "\n"
+    "Lists published artifacts from the registry, newest first: name, stage,\n"
+    "architecture, version, sizes, times, key wrapping and object key. Never\n"
+    "prints a key. T is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or an age (90m,\n"
+    "36h, 7d, 2w). --limit (default 100; 0 = all) and --offset page through a\n"
+    "large table; --json gives next_offset for the next page.\n"
+    "\n"
+    "examples:\n"
+    "  sealpub list --name api --stage prod\n"
+    "  sealpub list --since 7d --json\n";
+
+static const char delete_help[] =
+    "usage: sealpub delete --name N --stage S [--arch A] (--version V | --older-than T | --keep-last N)\n"
+    "                      [--yes] [--store URL] [--registry URL] [--lock-timeout SEC] [--json]\n"
+    "\n"
+    "Deletes published artifacts: the registry row first, then the object, each\n"
+    "under the same claim as publish, so a delete never races a publish of that\n"
+    "version and no row ever names a missing object. Without --yes nothing is\n"
+    "deleted: the artifacts that would be are listed. --older-than T deletes\n"
+    "versions created before T; --keep-last N keeps the newest N of\n"
+    "name/stage/arch; together, only versions beyond the newest N that are also\n"
+    "older than T. A fetch already downloading a deleted version fails cleanly\n"
+    "(it never writes unverified output).\n"
+    "\n"
+    "examples:\n"
+    "  sealpub delete --name api --stage dev --arch arm64 --version 1.4.2 --yes\n"
+    "  sealpub delete --name api --stage dev --arch arm64 --keep-last 10 --older-than 30d --yes\n";
+
+static void print_size(uint64_t n, char *out, size_t cap)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) v /= 1024, u++;
+    snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+static void artifact_json(const sp_artifact *a)
+{
+    printf("{\"name\":");
+    json_string(stdout, a->name);
+    printf(",\"stage\":");
+    json_string(stdout, a->stage);
+    printf(",\"architecture\":");
+    json_string(stdout, a->arch);
+    printf(",\"version\":");
+    json_string(stdout, a->version);
+    printf(",\"object_key\":");
+    json_string(stdout, a->object_key);
+    printf(",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"stored_size\":%" PRIu64 ",\"plain_size\":%" PRIu64
+           ",\"key_wrap\":",
+           a->sha256, a->artifact_id, a->size_bytes, a->plain_size);
+    json_string(stdout, a->key_wrap);
+    printf(",\"kek_id\":");
+    if (a->kek_id[0]) json_string(stdout, a->kek_id);
+    else printf("null");
+    printf(",\"format\":");
+    json_string(stdout, a->format);
+    printf(",\"created_at\":\"%s\",\"updated_at\":\"%s\"}", a->created_at, a->updated_at);
+}
+
+typedef struct list_out {
+    int json;
+    uint64_t n;
+} list_out;
+
+static int list_row(void *ctx, const sp_artifact *a)
+{
+    list_out *lo = ctx;
+    if (lo->json) {
+        if (lo->n) putchar(',');
+        artifact_json(a);
+    } else {
+        char size[32];
+        print_size(a->size_bytes, size, sizeof(size));
+        printf("%-24s %-10s %-8s %-20s %10s  %s  %-20s %s\n", a->name, a->stage, a->arch, a->version, size,
+               a->created_at, a->key_wrap, a->object_key);
+    }
+    lo->n++;
+    return 0;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"name", required_argument, 0, 'n'},     {"stage", required_argument, 0, 's'},
+        {"arch", required_argument, 0, 'a'},     {"since", required_argument, 0, 'S'},
+        {"limit", required_argument, 0, 'l'},    {"offset", required_argument, 0, 'o'},
+        {"registry", required_argument, 0, 'R'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'H'},           {0, 0, 0, 0},
+    };
+    sp_list_opts o;
+    sp_list_opts_init(&o);
+    o.limit = 100;
+    int json = 0, c;
+    long v;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': o.name = optarg; break;
+        case 's': o.stage = optarg; break;
+        case 'a': o.arch = optarg; break;
+        case 'S': o.since = optarg; break;
+        case 'l':
+            if (parse_uint_env_or_arg("list", "--limit", optarg, 0, 1000000, &v)) return EXIT_USAGE;
+            o.limit = (uint64_t)v;
+            break;
+        case 'o':
+            if (parse_uint_env_or_arg("list", "--offset", optarg, 0, 2000000000L, &v)) return EXIT_USAGE;
+            o.offset = (uint64_t)v;
+            break;
+        case 'R': o.registry_url = optarg; break;
+        case 'j': json = 1; break;
+        case 'h':
+        case 'H': fputs(list_help, stdout); return 0;
+        default: return option_error("list", c, argv);
+        }
+    }
+    if (optind < argc) return usage_error("list", "unexpected argument '%s'", argv[optind]);
+    list_out lo = {json, 0};
+    if (json) printf("{\"schema\":1,\"command\":\"list\",\"ok\":true,\"artifacts\":[");
+    else printf("%-24s %-10s %-8s %-20s %10s  %-20s  %-20s %s\n", "NAME", "STAGE", "ARCH", "VERSION", "STORED",
+                "CREATED", "KEY WRAP", "OBJECT KEY");
+    sp_error err = {0};
+    sp_status s = sp_list(&o, list_row, &lo, &err);
+    if (s != SP_OK) {
+        if (json) printf("]}\n");
+        fflush(stdout);
+        return json ? report_json("list", &err, NULL, 0) : report("list", &err);
+    }
+    if (json) {
+        printf("],\"count\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"next_offset\":", lo.n, o.offset);
+        if (o.limit && lo.n == o.limit) printf("%" PRIu64 "}\n", o.offset + lo.n);
+        else printf("null}\n");
+    } else if (o.limit && lo.n == o.limit) {
+        fprintf(stderr, "sealpub list: %" PRIu64 " shown; more with --offset %" PRIu64 "\n", lo.n, o.offset + lo.n);
+    }
+    return 0;
+}
+
+typedef struct delete_out {
+    int json, dry_run;
+    unsigned n;
+} delete_out;
+
+static int delete_row(void *ctx, const sp_artifact *a)
+{
+    delete_out *d = ctx;
+    if (d->json) {
+        if (d->n) putchar(',');
+        artifact_json(a);
+    } else {
+        fprintf(stderr, "%s %s/%s/%s/%s (%s)\n", d->dry_run ? "would delete" : "deleted", a->name, a->stage, a->arch,
+                a->version, a->object_key);
+    }
+    d->n++;
+    return 0;
+}
+
+int cmd_delete(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"name", required_argument, 0, 'n'},        {"stage", required_argument, 0, 's'},
+        {"arch", required_argument, 0, 'a'},        {"version", required_argument, 0, 'v'},
+        {"older-than", required_argument, 0, 'O'},  {"keep-last", required_argument, 0, 'K'},
+        {"yes", no_argument, 0, 'y'},               {"store", required_argument, 0, 'S'},
+        {"registry", required_argument, 0, 'R'},    {"lock-timeout", required_argument, 0, 'L'},
+        {"json", no_argument, 0, 'j'},              {"help", no_argument, 0, 'H'},
+        {0, 0, 0, 0},
+    };
+    sp_delete_opts o;
+    sp_delete_opts_init(&o);
+    o.dry_run = 1;
+    int json = 0, c;
+    long v;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': o.name = optarg; break;
+        case 's': o.stage = optarg; break;
+        case 'a': o.arch = optarg; break;
+        case 'v': o.version = optarg; break;
+        case 'O': o.older_than = optarg; break;
+        case 'K':
+            if (parse_uint_env_or_arg("delete", "--keep-last", optarg, 0, 1000000, &v)) return EXIT_USAGE;
+            o.keep_last = v;
+            break;
+        case 'y': o.dry_run = 0; break;
+        case 'S': o.store_url = optarg; break;
+        case 'R': o.registry_url = optarg; break;
+        case 'L':
+            if (parse_uint_env_or_arg("delete", "--lock-timeout", optarg, 0, 86400, &v)) return EXIT_USAGE;
+            o.lock_timeout = (double)v;
+            break;
+        case 'j': json = 1; break;
+        case 'h':
+        case 'H': fputs(delete_help, stdout); return 0;
+        default: return option_error("delete", c, argv);
+        }
+    }
+    if (optind < argc) return usage_error("delete", "unexpected argument '%s'", argv[optind]);
+    if (!o.name) return usage_error("delete", "--name is required");
+    if (!o.stage) return usage_error("delete", "--stage is required");
+    if (!o.version && !o.older_than && o.keep_last < 0)
+        return usage_error("delete", "give --version, or --older-than and/or --keep-last");
+    install_signals();
+    o.cancel = (volatile const int *)&g_cancel;
+    delete_out d = {json, o.dry_run, 0};
+    if (json) printf("{\"schema\":1,\"command\":\"delete\",\"dry_run\":%s,\"artifacts\":[", o.dry_run ? "true" : "false");
+    unsigned count = 0;
+    sp_error err = {0};
+    sp_status s = sp_delete(&o, delete_row, &d, &count, &err);
+    if (json) printf("],\"count\":%u,\"ok\":%s}\n", count, s == SP_OK ? "true" : "false");
+    if (s != SP_OK) {
+        fflush(stdout);
+        return json ? report_json("delete", &err, NULL, 0) : report("delete", &err);
+    }
+    if (!json && o.dry_run)
+        fprintf(stderr, "dry run: %u artifact(s) would be deleted; nothing changed (pass --yes to delete)\n", count);
+    else if (!json)
+        fprintf(stderr, "deleted %u artifact(s)\n", count);
+    return 0;
+}
