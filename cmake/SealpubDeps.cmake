@@ -3,10 +3,20 @@
 # call (HKDF through EVP_KDF).
 find_package(OpenSSL 1.1.1 REQUIRED COMPONENTS Crypto)
 find_package(CURL REQUIRED)
-find_package(PostgreSQL REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
+if(CMAKE_VERSION VERSION_LESS 3.20)
+  # FindPostgreSQL before CMake 3.20 also wants the server's headers
+  # (PostgreSQL_TYPE_INCLUDE_DIR, postgresql-server-dev); libpq's own .pc
+  # file is all a client needs. Same target name as the module's.
+  pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+  add_library(PostgreSQL::PostgreSQL INTERFACE IMPORTED)
+  set_property(TARGET PostgreSQL::PostgreSQL PROPERTY INTERFACE_LINK_LIBRARIES PkgConfig::LIBPQ)
+  set(PostgreSQL_VERSION_STRING "${LIBPQ_VERSION}")
+else()
+  find_package(PostgreSQL REQUIRED)
+endif()
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 # liburing is optional: the default reader is pread, and without liburing
 # "--io auto" reads with pread and "--io uring" says it is not built in.

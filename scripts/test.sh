@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: install what is missing (build
 # tools, libraries, radosgw, PostgreSQL, dockerd), build with warnings as errors,
-# start the local S3 gateway and PostgreSQL, run every test, stop them;
-# then cross-build for arm64 and run the server-free tests under qemu.
+# cross-build for arm64; start the local S3 gateway and PostgreSQL, run every
+# test natively and then the arm64 suite under qemu against the same servers,
+# stop them; then build and test in Debian 11/12/13 root filesystems.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # --docker: dockerd and mmdebstrap for it_docker.sh, which starts its own engine.
@@ -10,8 +11,25 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 SEALPUB_BUILD_DIR=${SEALPUB_BUILD_DIR:-$root/build} "$root/scripts/build.sh" -DSEALPUB_WERROR=ON
 export SEALPUB_REQUIRE_SERVICES=1
 status=0
-"$root/scripts/with-services.sh" "$root/scripts/run-tests.sh" || status=1
-# arm64: cross-built, and the tests that need no server run under qemu.
-echo "== arm64 cross build and qemu tests"
-"$root/scripts/cross-arm64.sh" || status=1
+# arm64: built (and its .deb made) before the servers start; its tests run
+# inside the same with-services call, after the native suite, so the arm64
+# sealpub meets the same radosgw and PostgreSQL.
+echo "== arm64 cross build"
+t=$SECONDS
+"$root/scripts/cross-arm64.sh" --no-tests || status=1
+echo "== arm64 cross build: $((SECONDS - t)) s"
+# shellcheck disable=SC2016 # expanded by the inner bash
+"$root/scripts/with-services.sh" bash -c '
+    s=0
+    t=$SECONDS
+    "$1/scripts/run-tests.sh" || s=1
+    echo "== native suite: $((SECONDS - t)) s"
+    echo "== arm64 suite under qemu"
+    t=$SECONDS
+    "$1/scripts/cross-arm64.sh" --tests-only || s=1
+    echo "== arm64 suite under qemu: $((SECONDS - t)) s"
+    exit $s' bash "$root" || status=1
+# Debian 11, 12 and 13 toolchains: build and server-free tests in each.
+echo "== distro matrix"
+"$root/scripts/distro-matrix.sh" || status=1
 exit $status

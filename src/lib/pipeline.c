@@ -877,6 +877,13 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         /* The store answers for this very key: credentials, bucket, prefix. */
         uint64_t size = 0;
         sp_status k = st.ops->stat(st.impl, key_name, &size, err);
+        /* A HEAD answers a missing bucket with a bare 404, like a missing
+         * object; a GET's error body tells NoSuchBucket from NoSuchKey. */
+        uint8_t byte;
+        if (k == SP_ERR_NOT_FOUND) {
+            k = st.ops->read_range(st.impl, key_name, 0, &byte, 1, err);
+            if (k == SP_OK) k = SP_ERR_STORE, sp_fail(err, k, "%s appeared while checking it", key_name);
+        }
         if (k == SP_OK || k == SP_ERR_NOT_FOUND) {
             r->dry_run = 1;
             r->object_exists = k == SP_OK;
