@@ -64,7 +64,6 @@ row() {
         "$(awk -v b="$bytes" -v w="$best" 'BEGIN { print b / 1e6 / w }')" "$((rss / 1024))"
     JSON+=("{\"row\":\"$label\",\"seconds\":$best,\"cpu_seconds\":$cpu,\"bytes\":$bytes,\"peak_rss_kib\":$rss}")
 }
-sh_c() { bash -c "$1"; } # for rows with a pipe or a redirection
 
 echo "reader benchmark: $(basename "$corpus") $size bytes, container $esize bytes, $(nproc) cores," \
     "load $(cut -d' ' -f1-3 /proc/loadavg), $runs runs (fastest kept); sealpub $("$bin" version | head -1)"
@@ -72,13 +71,13 @@ echo
 echo "| operation | seconds | CPU s | MB/s (plaintext) | peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|"
 row "pigz -dc (pigz -6 file) > /dev/null" "$size" pigz -dc "$work/corpus.gz"
-row "pigz -dc > file" "$size" sh_c "pigz -dc '$work/corpus.gz' > '$work/pigz.out'"
+row "pigz -dc > file" "$size" bash -c "pigz -dc '$work/corpus.gz' > '$work/pigz.out'"
 for t in 1 2; do
     row "sealpub open --threads $t -o /dev/null" "$size" "$bin" open "$enc" --threads $t -o /dev/null --quiet
 done
 row "sealpub open --threads 2 (verify only)" "$size" "$bin" open "$enc" --threads 2 --quiet
 row "sealpub open --threads 2 -o file" "$size" "$bin" open "$enc" --threads 2 -o "$work/open.out" --quiet
-row "sealpub open --threads 2 -o - | cat > /dev/null" "$size" sh_c "'$bin' open '$enc' --threads 2 -o - --quiet | cat > /dev/null"
+row "sealpub open --threads 2 -o - | cat > /dev/null" "$size" bash -c "'$bin' open '$enc' --threads 2 -o - --quiet | cat > /dev/null"
 cmp -s "$work/open.out" "$corpus" || { echo "open output differs from the corpus" >&2; exit 1; }
 
 if [[ -n ${AWS_ENDPOINT_URL_S3:-} && -n ${SEALPUB_TEST_BUCKET:-} && -n ${DATABASE_URL:-} ]]; then
@@ -95,15 +94,15 @@ if [[ -n ${AWS_ENDPOINT_URL_S3:-} && -n ${SEALPUB_TEST_BUCKET:-} && -n ${DATABAS
     }
     export -f curl_get
     export url
-    row "curl GET -o /dev/null (container)" "$size" sh_c "curl_get /dev/null"
-    row "curl GET -o file (container)" "$size" sh_c "curl_get '$work/curl.out'"
+    row "curl GET -o /dev/null (container)" "$size" bash -c "curl_get /dev/null"
+    row "curl GET -o file (container)" "$size" bash -c "curl_get '$work/curl.out'"
     for t in 1 2; do
         row "sealpub fetch --threads $t --verify" "$size" "$bin" fetch --name bench --stage reader --arch amd64 \
             --version 1 --threads $t --verify --quiet
     done
     row "sealpub fetch --threads 2 -o file" "$size" "$bin" fetch --name bench --stage reader --arch amd64 --version 1 \
         --threads 2 -o "$work/fetch.out" --quiet
-    row "sealpub fetch --threads 2 -o - | cat > /dev/null" "$size" sh_c "'$bin' fetch --name bench --stage reader \
+    row "sealpub fetch --threads 2 -o - | cat > /dev/null" "$size" bash -c "'$bin' fetch --name bench --stage reader \
         --arch amd64 --version 1 --threads 2 -o - --quiet | cat > /dev/null"
     cmp -s "$work/fetch.out" "$corpus" || { echo "fetch output differs from the corpus" >&2; exit 1; }
     s3_rm() { curl -sS --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \

@@ -17,7 +17,22 @@ if(CMAKE_VERSION VERSION_LESS 3.20)
 else()
   find_package(PostgreSQL REQUIRED)
 endif()
-pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+pkg_check_modules(LIBDEFLATE QUIET IMPORTED_TARGET libdeflate)
+if(NOT LIBDEFLATE_FOUND)
+  # libdeflate before 1.9 (Debian 11 has 1.7) installs no .pc file: the
+  # header and the library, under the target name pkg-config would give.
+  find_path(LIBDEFLATE_INCLUDE_DIR libdeflate.h)
+  find_library(LIBDEFLATE_LIBRARY deflate)
+  if(NOT LIBDEFLATE_INCLUDE_DIR OR NOT LIBDEFLATE_LIBRARY)
+    message(FATAL_ERROR "libdeflate not found (Debian: libdeflate-dev)")
+  endif()
+  add_library(PkgConfig::LIBDEFLATE INTERFACE IMPORTED)
+  set_target_properties(PkgConfig::LIBDEFLATE PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${LIBDEFLATE_INCLUDE_DIR}" INTERFACE_LINK_LIBRARIES "${LIBDEFLATE_LIBRARY}")
+  file(STRINGS "${LIBDEFLATE_INCLUDE_DIR}/libdeflate.h" _sp_ld REGEX "define LIBDEFLATE_VERSION_STRING")
+  string(REGEX MATCH "[0-9][0-9.]*" LIBDEFLATE_VERSION "${_sp_ld}")
+  set(LIBDEFLATE_FOUND TRUE)
+endif()
 # liburing is optional: the default reader is pread, and without liburing
 # "--io auto" reads with pread and "--io uring" says it is not built in.
 option(SEALPUB_URING "Use liburing for --io uring/auto when found" ON)

@@ -15,6 +15,7 @@ BUILD_PKGS=(
     clang llvm libclang-rt-14-dev
     pigz python3 python3-yaml python3-jsonschema python3-cryptography
     sqlite3 curl time valgrind openssl
+    groff-base man-db bash-completion zsh
 )
 
 # The servers the integration tests and benchmarks run against (see

@@ -2,8 +2,8 @@
 # The whole test suite on a fresh machine: install what is missing (build
 # tools, libraries, radosgw, PostgreSQL, dockerd), build with warnings as errors,
 # cross-build for arm64; start the local S3 gateway and PostgreSQL, run every
-# test natively and then the arm64 suite under qemu against the same servers,
-# stop them; then build and test in Debian 11/12/13 root filesystems.
+# test natively, then the arm64 suite under qemu and the sanitizer builds
+# (scripts/sanitize.sh) against the same servers, stop them; then build and test in Debian 11/12/13 root filesystems.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # --docker: dockerd and mmdebstrap for it_docker.sh, which starts its own engine.
@@ -28,6 +28,10 @@ echo "== arm64 cross build: $((SECONDS - t)) s"
     t=$SECONDS
     "$1/scripts/cross-arm64.sh" --tests-only || s=1
     echo "== arm64 suite under qemu: $((SECONDS - t)) s"
+    echo "== sanitizers: ASan+UBSan (unit, fuzz replay, stress, an integration subset), TSan (pipeline stress)"
+    t=$SECONDS
+    "$1/scripts/sanitize.sh" all || s=1
+    echo "== sanitizers: $((SECONDS - t)) s"
     exit $s' bash "$root" || status=1
 # Debian 11, 12 and 13 toolchains: build and server-free tests in each.
 echo "== distro matrix"

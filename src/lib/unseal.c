@@ -19,6 +19,7 @@
 
 #include "crypto/crypto.h"
 #include "crypto/kek.h"
+#include "crypto/keyfile.h"
 #include "format/container.h"
 #include "registry/registry.h"
 #include "unseal.h"
@@ -27,21 +28,7 @@
  * that names this header, unwrapped with the KEK when the row says so. */
 static sp_status read_key_file(const char *path, uint8_t key[32], sp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sp_fail(err, SP_ERR_USAGE, "key file %s: %s", path, strerror(errno));
-    uint8_t buf[256];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    sp_status s = SP_OK;
-    if (n == 32) {
-        memcpy(key, buf, 32);
-    } else {
-        buf[n] = '\0';
-        if (sp_b64_decode((const char *)buf, key, 32) != 32)
-            s = sp_fail(err, SP_ERR_USAGE, "key file %s must hold 32 raw bytes or their base64", path);
-    }
-    OPENSSL_cleanse(buf, sizeof(buf));
-    return s;
+    return sp_key_file_read(path, "key file", key, err);
 }
 
 static sp_status key_from_row(const sp_row *row, uint8_t key[32], sp_error *err)

@@ -55,7 +55,7 @@ expect_exit 0 "http://localhost is loopback" -- env AWS_ENDPOINT_URL_S3="http://
 expect_exit 2 "http to another host refused" -- env AWS_ENDPOINT_URL_S3=http://s3.sealpub-test.invalid "${P[@]}" "$WORK/in.bin" --name http --version remote
 expect_err_contains "SEALPUB_ALLOW_HTTP" "http refusal names the opt-in"
 expect_one_line "http refusal"
-expect_exit 7 "SEALPUB_ALLOW_HTTP=1 lets it through (to a host that does not resolve)" -- env SEALPUB_ALLOW_HTTP=1 SEALPUB_S3_MAX_ATTEMPTS=1 AWS_ENDPOINT_URL_S3=http://s3.sealpub-test.invalid "${P[@]}" "$WORK/in.bin" --name http --version optin
+expect_exit 12 "SEALPUB_ALLOW_HTTP=1 lets it through (to a host that does not resolve: unreachable, exit 12)" -- env SEALPUB_ALLOW_HTTP=1 SEALPUB_S3_MAX_ATTEMPTS=1 AWS_ENDPOINT_URL_S3=http://s3.sealpub-test.invalid "${P[@]}" "$WORK/in.bin" --name http --version optin
 
 # fetch compares the object's SHA-256 with the row's: a forged row sha256
 # (the content itself still authenticates) must stop it, with no output.

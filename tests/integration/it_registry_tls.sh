@@ -66,6 +66,65 @@ SEALPUB_REGISTRY="$plain?sslmode=disable" SEALPUB_KEK=$kek expect_exit 0 "and fe
 SEALPUB_REGISTRY="postgresql://postgres@/postgres?host=$PRIV_PG_DIR&port=$port" \
     expect_exit 0 "a unix socket is local: an unwrapped key may use it" -- pub 6
 
+echo "# what crosses a cleartext link (a relay between sealpub and the server records every byte)"
+python3 - "$port" "$WORK/relay.port" "$WORK/wire" <<'PY' &
+import socket, sys, threading
+target, port_file, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+lock = threading.Lock()
+def pump(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            with lock, open(log, "ab") as f:
+                f.write(data)
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(16)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(srv.getsockname()[1]))
+import os
+os.rename(port_file + ".tmp", port_file)
+while True:
+    c, _ = srv.accept()
+    u = socket.create_connection(("127.0.0.1", target))
+    threading.Thread(target=pump, args=(c, u), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c), daemon=True).start()
+PY
+relay_pid=$!
+trap 'kill "$relay_pid" 2>/dev/null; private_pg_cleanup; rm -rf "$WORK"' EXIT
+wait_until 20 test -s "$WORK/relay.port" || bad "the relay did not start"
+relay=postgresql://postgres@127.0.0.1:$(cat "$WORK/relay.port")/postgres?sslmode=disable
+key1=$(priv_pg_as_owner "$SEALPUB_PG_BIN/psql" -h "$PRIV_PG_DIR" -p "$port" -U postgres -d postgres -Atc \
+    "SELECT encryption_key FROM resources WHERE version = '1'")
+[[ ${#key1} == 44 ]] || bad "version 1's unwrapped key not found in the table"
+: >"$WORK/wire"
+SEALPUB_REGISTRY=$relay SEALPUB_ALLOW_PLAINTEXT_REGISTRY=1 expect_exit 0 "opted in: fetch over the relay" -- fetch 1
+grep -qF "$key1" "$WORK/wire" && ok "control: the relay sees an unwrapped key in clear when allowed" ||
+    bad "control: the key was not seen on the wire, so the checks below prove nothing"
+: >"$WORK/wire"
+SEALPUB_REGISTRY=$relay expect_exit 0 "list over a cleartext link" -- "$SEALPUB_BIN" list --name tls --limit 0
+leaked=0
+while read -r k; do
+    [[ -n $k ]] && grep -qF "$k" "$WORK/wire" && leaked=$((leaked + 1))
+done < <(priv_pg_as_owner "$SEALPUB_PG_BIN/psql" -h "$PRIV_PG_DIR" -p "$port" -U postgres -d postgres -Atc \
+    "SELECT encryption_key FROM resources")
+grep -q "tls" "$WORK/wire" && ok "list's rows crossed the relay" || bad "list's rows were not seen on the wire"
+[[ $leaked == 0 ]] && ok "no key of any row crossed the cleartext link for list" || bad "$leaked keys crossed the link for list"
+: >"$WORK/wire"
+SEALPUB_REGISTRY=$relay expect_exit 2 "publish over the relay is refused" -- pub 3
+grep -qF "tls-amd64-3" "$WORK/wire" && bad "the refused publish sent its row" || ok "the refused publish sent no row"
+kill "$relay_pid" 2>/dev/null
+
 echo "# server with TLS (certificate for localhost from a CA made here)"
 cd "$WORK" || exit 1
 mkca() { # name

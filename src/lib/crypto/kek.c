@@ -7,6 +7,7 @@
 
 #include "crypto/crypto.h"
 #include "crypto/kek.h"
+#include "crypto/keyfile.h"
 
 static sp_status kek_from_text(const char *text, const char *source, uint8_t kek[32], sp_error *err)
 {
@@ -30,20 +31,7 @@ sp_status sp_kek_load(uint8_t kek[32], int *present, char id[SP_KEK_ID_LEN + 1],
     if (b64 && *b64) {
         SP_TRY(kek_from_text(b64, "SEALPUB_KEK", kek, err));
     } else if (path && *path) {
-        FILE *f = fopen(path, "rb");
-        if (!f) return sp_fail(err, SP_ERR_USAGE, "SEALPUB_KEK_FILE %s: %s", path, strerror(errno));
-        uint8_t buf[128];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        sp_status s = SP_OK;
-        if (n == 32) {
-            memcpy(kek, buf, 32); /* raw key bytes */
-        } else {
-            buf[n] = '\0';
-            s = kek_from_text((const char *)buf, "SEALPUB_KEK_FILE", kek, err);
-        }
-        OPENSSL_cleanse(buf, sizeof(buf));
-        SP_TRY(s);
+        SP_TRY(sp_key_file_read(path, "SEALPUB_KEK_FILE", kek, err));
     } else {
         return SP_OK;
     }

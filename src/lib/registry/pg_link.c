@@ -1,5 +1,6 @@
 /* pg_link.c: whether a PostgreSQL link may carry an unwrapped key, and the TLS default that protects one. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,4 +114,17 @@ sp_status sp_pg_link_check_key(PGconn *conn, const char *key_wrap, sp_error *err
     int unwrapped = !key_wrap || !*key_wrap || strcmp(key_wrap, "none") == 0;
     if (unwrapped && sp_pg_link_is_clear(conn)) return sp_fail(err, SP_ERR_USAGE, "%s", SP_REGISTRY_CLEAR_LINK_MSG);
     return SP_OK;
+}
+
+const char *sp_pg_link_select(PGconn *conn, const char *sql, char *buf, size_t cap)
+{
+    if (!sp_pg_link_is_clear(conn)) return sql;
+    /* The key column as PG_COLUMNS (registry_pg.c) spells it in a SELECT. */
+    static const char col[] = "plain_size, encryption_key, key_wrap";
+    static const char keyless[] =
+        "plain_size, CASE WHEN key_wrap IN ('none', '') THEN '' ELSE encryption_key END AS encryption_key, key_wrap";
+    const char *at = strstr(sql, col);
+    if (!at) return NULL;
+    int n = snprintf(buf, cap, "%.*s%s%s", (int)(at - sql), sql, keyless, at + sizeof(col) - 1);
+    return n >= 0 && (size_t)n < cap ? buf : NULL;
 }

@@ -18,7 +18,9 @@
  *   falls back to cleartext, and an active attacker can force that).
  * - After connecting: a link that is neither local nor encrypted (TLS or
  *   GSSAPI) is "clear"; over it the registry refuses to send or receive a
- *   row whose key is unwrapped, unless SEALPUB_ALLOW_PLAINTEXT_REGISTRY=1.
+ *   row whose key is unwrapped, unless SEALPUB_ALLOW_PLAINTEXT_REGISTRY=1:
+ *   such a key is withheld by the server's own query (sp_pg_link_select)
+ *   and the row is refused (sp_pg_link_check_key).
  * Every function reads the environment when called; none keeps state.
  */
 
@@ -34,6 +36,13 @@ int sp_pg_link_wants_verify_full(const PQconninfoOption *opts);
 /* 1 when the connected link is clear (see above) and cleartext keys are not
  * allowed explicitly. */
 int sp_pg_link_is_clear(PGconn *conn);
+
+/* The SELECT to run over conn: sql itself on a link that may carry keys;
+ * on a clear link, a copy in buf (cap bytes) in which the encryption_key
+ * column of PG_COLUMNS reads '' for rows whose key is unwrapped, so such a
+ * key is never sent (the caller then refuses the row with
+ * sp_pg_link_check_key). NULL if sql has no such column or buf is too small. */
+const char *sp_pg_link_select(PGconn *conn, const char *sql, char *buf, size_t cap);
 
 /* SP_ERR_USAGE with SP_REGISTRY_CLEAR_LINK_MSG when key_wrap says the key is
  * unwrapped ("none" or "") and the link is clear. */

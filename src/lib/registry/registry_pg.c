@@ -346,6 +346,10 @@ static sp_status pg_init(void *impl, sp_error *err)
 #define PG_COLUMNS \
     "resource_name, dev_stage, architecture, version, object_key, sha256, size_bytes, " \
     "plain_size, encryption_key, key_wrap, kek_id, artifact_id, format"
+/* list never needs a key (its callers clear it): none crosses the link (pg_link.h). */
+#define PG_KEYLESS_COLUMNS \
+    "resource_name, dev_stage, architecture, version, object_key, sha256, size_bytes, " \
+    "plain_size, '' AS encryption_key, key_wrap, kek_id, artifact_id, format"
 #define PG_VALUES "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 #define PG_IDENTITY "(resource_name, dev_stage, architecture, version)"
 #define PG_CREATED \
@@ -382,7 +386,7 @@ static void pg_build_sql(sp_pg *pg)
              "SELECT " PG_COLUMNS ", " PG_CREATED " FROM %s WHERE object_key = $1 LIMIT 1", pg->qtable);
     /* A NULL parameter matches everything, so one statement serves every filter. */
     snprintf(q->list, sizeof(q->list),
-             "SELECT " PG_COLUMNS ", " PG_CREATED " FROM %s\n"
+             "SELECT " PG_KEYLESS_COLUMNS ", " PG_CREATED " FROM %s\n"
              "WHERE ($1::text IS NULL OR resource_name = $1) AND ($2::text IS NULL OR dev_stage = $2)\n"
              "  AND ($3::text IS NULL OR architecture = $3)\n"
              "  AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)\n"
@@ -539,8 +543,10 @@ static sp_status pg_get(void *impl, const char *name, const char *stage, const c
     sp_pg *pg = impl;
     const char *params[4] = {name, stage, arch, version};
     SP_TRY(pg_ensure(pg, err));
-    PGresult *res = PQexecParams(pg->conn, version ? pg->sql.get : pg->sql.get_latest,
-                                 version ? 4 : 3, NULL, params, NULL, NULL, 0);
+    char keyless[1024]; /* a clear link never carries an unwrapped key: pg_link.h */
+    const char *sql = sp_pg_link_select(pg->conn, version ? pg->sql.get : pg->sql.get_latest, keyless, sizeof(keyless));
+    if (!sql) return sp_fail(err, SP_ERR_INTERNAL, "PostgreSQL get: no key column to withhold");
+    PGresult *res = PQexecParams(pg->conn, sql, version ? 4 : 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         sp_status s = pg_fail_result(err, pg->conn, res, "get");
         PQclear(res);
@@ -564,7 +570,10 @@ static sp_status pg_get_by_key(void *impl, const char *key, sp_row *out, sp_erro
     sp_pg *pg = impl;
     const char *params[1] = {key};
     SP_TRY(pg_ensure(pg, err));
-    PGresult *res = PQexecParams(pg->conn, pg->sql.get_by_key, 1, NULL, params, NULL, NULL, 0);
+    char keyless[1024]; /* a clear link never carries an unwrapped key: pg_link.h */
+    const char *sql = sp_pg_link_select(pg->conn, pg->sql.get_by_key, keyless, sizeof(keyless));
+    if (!sql) return sp_fail(err, SP_ERR_INTERNAL, "PostgreSQL get by object key: no key column to withhold");
+    PGresult *res = PQexecParams(pg->conn, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         sp_status s = pg_fail_result(err, pg->conn, res, "get by object key");
         PQclear(res);

@@ -322,6 +322,11 @@ static sp_status load_object_settings(s3_store *st, sp_error *err)
     snprintf(st->sse, sizeof(st->sse), "%s", sse ? sse : "");
     snprintf(st->sse_kms_key, sizeof(st->sse_kms_key), "%s", kms ? kms : "");
 
+    const char *ck = env("SEALPUB_S3_CHECKSUM");
+    if (ck && strcmp(ck, "crc32c") != 0 && strcmp(ck, "none") != 0)
+        return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_CHECKSUM must be crc32c or none, not '%.40s'", ck);
+    st->checksum = !ck || !strcmp(ck, "crc32c");
+
     const char *sc = env("SEALPUB_S3_STORAGE_CLASS");
     if (sc && (strlen(sc) >= sizeof(st->storage_class) || strspn(sc, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != strlen(sc)))
         return sp_fail(err, SP_ERR_USAGE, "SEALPUB_S3_STORAGE_CLASS must be a class name like STANDARD_IA, not '%.40s'", sc);
@@ -423,6 +428,7 @@ sp_status s3_open_impl(const char *url, s3_store **out, sp_error *err)
     if (s == SP_OK) s = load_tuning(st, err);
     if (s == SP_OK) s = load_object_settings(st, err);
     if (s == SP_OK) s = parse_endpoint(st, prof, err);
+    st->tls = !strncmp(st->ep.base, "https://", 8);
     sp_aws_profile_free(prof);
     if (s == SP_OK) s = load_credentials(st, err);
     if (s != SP_OK) {

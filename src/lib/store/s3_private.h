@@ -61,6 +61,8 @@ typedef struct s3_store {
     char storage_class[32]; /* SEALPUB_S3_STORAGE_CLASS */
     char tagging[1024];     /* x-amz-tagging, URL-encoded k=v&k=v (SEALPUB_S3_TAGS) */
     char tags_xml[4096];    /* the same tags as a PutObjectTagging body */
+    int checksum;           /* send CRC32C flexible checksums (SEALPUB_S3_CHECKSUM=crc32c, the default) */
+    int tls;                /* the endpoint is https: UNSIGNED-PAYLOAD is allowed once checksums are verified */
 
     /* Shared: the cached credentials provider locks itself. */
     sp_creds_provider *creds;
@@ -134,6 +136,7 @@ typedef struct s3_xfer {
     uint64_t content_length;
     int has_length;
     char bucket_region[S3_REGION_MAX]; /* x-amz-bucket-region, if sent */
+    char resp_crc32c[16];              /* x-amz-checksum-crc32c of the answer, if sent */
     sp_s3_xml_error xerr;
 
     /* Progress. */
@@ -164,6 +167,11 @@ sp_status s3_xfer_run(CURLM *m, s3_xfer *x, sp_error *err);
 const char *s3_object_url(const s3_xfer *x, char *buf, size_t cap);
 void s3_sha256_hex(const void *p, size_t n, char out[65]);
 void s3_msgf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- s3_checksum.c: CRC32C, hardware-accelerated where the CPU has it. */
+uint32_t s3_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The base64 of the big-endian CRC, as x-amz-checksum-crc32c carries it. */
+void s3_crc32c_b64(uint32_t crc, char out[9]);
 
 /* ---- s3_retry.c */
 double s3_jitter(void);

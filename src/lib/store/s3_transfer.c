@@ -149,6 +149,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
         x->etag[0] = '\0';
         x->has_length = 0;
         x->bucket_region[0] = '\0';
+        x->resp_crc32c[0] = '\0';
         return len;
     }
     const char *colon = memchr(data, ':', len);
@@ -158,7 +159,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
     size_t vlen = (size_t)(end - v);
-    if (nlen == 19 && !strncasecmp(data, "x-amz-bucket-region", 19)) {
+    if (nlen == 21 && !strncasecmp(data, "x-amz-checksum-crc32c", 21)) {
+        if (vlen < sizeof(x->resp_crc32c)) {
+            memcpy(x->resp_crc32c, v, vlen);
+            x->resp_crc32c[vlen] = '\0';
+        }
+    } else if (nlen == 19 && !strncasecmp(data, "x-amz-bucket-region", 19)) {
         if (vlen && vlen < sizeof(x->bucket_region) && strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") >= vlen) {
             memcpy(x->bucket_region, v, vlen);
             x->bucket_region[vlen] = '\0';
@@ -235,6 +241,7 @@ sp_status s3_xfer_start(CURLM *m, s3_xfer *x, sp_error *err)
     x->etag[0] = '\0';
     x->has_length = 0;
     x->bucket_region[0] = '\0';
+    x->resp_crc32c[0] = '\0';
     x->sent = 0;
     memset(&x->xerr, 0, sizeof(x->xerr));
     x->attempt++;
