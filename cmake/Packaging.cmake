@@ -70,8 +70,32 @@ else()
     OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 endif()
 
-set(SEALPUB_DEB_MAINTAINER "sealpub maintainers <maintainers@sealpub.invalid>"
-  CACHE STRING "Maintainer field of the Debian package (a placeholder by default)")
+# The Maintainer field: -DSEALPUB_DEB_MAINTAINER, else Debian's own
+# convention (DEBFULLNAME and DEBEMAIL, as dch uses them), else git's
+# user.name and user.email. Only when none is set does the placeholder
+# remain, with a warning: a release .deb must name a real person or list.
+set(_sealpub_maint "")
+if(DEFINED ENV{DEBEMAIL} AND DEFINED ENV{DEBFULLNAME})
+  set(_sealpub_maint "$ENV{DEBFULLNAME} <$ENV{DEBEMAIL}>")
+else()
+  find_package(Git QUIET)
+  if(GIT_FOUND)
+    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${PROJECT_SOURCE_DIR}" config user.name
+      OUTPUT_VARIABLE _sp_gn OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${PROJECT_SOURCE_DIR}" config user.email
+      OUTPUT_VARIABLE _sp_ge OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_sp_gn AND _sp_ge)
+      set(_sealpub_maint "${_sp_gn} <${_sp_ge}>")
+    endif()
+  endif()
+endif()
+if(NOT _sealpub_maint)
+  set(_sealpub_maint "sealpub maintainers <maintainers@sealpub.invalid>")
+endif()
+set(SEALPUB_DEB_MAINTAINER "${_sealpub_maint}" CACHE STRING "Maintainer field of the Debian package")
+if(SEALPUB_DEB_MAINTAINER MATCHES "\\.invalid>$")
+  message(STATUS "sealpub: the .deb Maintainer is a placeholder; set DEBFULLNAME/DEBEMAIL or -DSEALPUB_DEB_MAINTAINER for a release")
+endif()
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME sealpub)
@@ -108,8 +132,20 @@ option(SEALPUB_DEB_SHLIBDEPS "Compute the .deb Depends with dpkg-shlibdeps (nati
 if(SEALPUB_DEB_SHLIBDEPS AND NOT CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
+  # One list from what the build links, in the same order for amd64 and
+  # arm64: scripts/check-packages.sh fails when the two .debs differ (the
+  # arm64 sysroot of scripts/cross-arm64.sh holds liburing-dev and
+  # libisal-dev like scripts/install-deps.sh does on amd64).
+  if(OPENSSL_VERSION VERSION_LESS 3.0)
+    set(_sealpub_ssl "libssl1.1 (>= 1.1.1)")
+  else()
+    set(_sealpub_ssl "libssl3 (>= 3.0.0)")
+  endif()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libcurl4 (>= 7.66.0), libdeflate0 (>= 1.0), libpq5 (>= 9.0~), libsqlite3-0 (>= 3.5.9), libssl3 (>= 3.0.0), liburing2 (>= 2.3)")
+    "libc6 (>= 2.34), libcurl4 (>= 7.66.0), libdeflate0 (>= 1.0), libpq5 (>= 9.0~), libsqlite3-0 (>= 3.5.9), ${_sealpub_ssl}")
+  if(LIBURING_FOUND)
+    string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", liburing2 (>= 2.3)")
+  endif()
   if(ISAL_FOUND)
     string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libisal2 (>= 2.30)")
   endif()
@@ -118,5 +154,38 @@ endif()
 # dependencies' headers-and-.so packages too; the command does not.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
   "libssl-dev, libdeflate-dev, liburing-dev, libcurl4-openssl-dev, libpq-dev, libsqlite3-dev")
+
+# What Debian policy asks of every package (lintian: no-copyright-file,
+# no-changelog, uncompressed-manual-page): the copyright file, a changelog,
+# both under /usr/share/doc/sealpub, and gzip'd man pages. The lintian
+# override names the one false positive, with its reason.
+set(_sealpub_doc "${CMAKE_INSTALL_DATADIR}/doc/sealpub")
+string(TIMESTAMP _sealpub_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
+file(WRITE "${PROJECT_BINARY_DIR}/changelog"
+  "sealpub (${PROJECT_VERSION}) unstable; urgency=medium\n\n"
+  "  * Release ${PROJECT_VERSION}; see the project's git history.\n\n"
+  " -- ${SEALPUB_DEB_MAINTAINER}  ${_sealpub_date}\n")
+install(FILES "${PROJECT_SOURCE_DIR}/cmake/copyright" DESTINATION "${_sealpub_doc}")
+install(FILES "${PROJECT_SOURCE_DIR}/cmake/lintian-overrides" DESTINATION "${CMAKE_INSTALL_DATADIR}/lintian/overrides"
+  RENAME sealpub)
+# gzip -n: no name or time in the header, so the package is reproducible.
+# Runs when installing (DESTDIR is CPack's staging folder then), after
+# every other install rule: this file is included last.
+install(CODE "
+  set(_doc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${_sealpub_doc}\")
+  file(MAKE_DIRECTORY \"\${_doc}\")
+  execute_process(COMMAND gzip -9nc [==[${PROJECT_BINARY_DIR}/changelog]==]
+    OUTPUT_FILE \"\${_doc}/changelog.gz\" RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR \"gzip of the changelog failed\")
+  endif()
+  file(GLOB _man \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_MANDIR}/man*/*.[0-9]\")
+  foreach(_m IN LISTS _man)
+    execute_process(COMMAND gzip -9nf \"\${_m}\" RESULT_VARIABLE _rc)
+    if(NOT _rc EQUAL 0)
+      message(FATAL_ERROR \"gzip of \${_m} failed\")
+    endif()
+  endforeach()
+")
 
 include(CPack)

@@ -194,9 +194,11 @@ static int parse_size_arg(const char *cmd, const char *what, const char *text, u
     return 0;
 }
 
-/* Progress on a TTY only: one carriage-returned line, at most 10 times a second. */
+/* Progress on a TTY: one carriage-returned line, at most 10 times a second.
+ * Elsewhere (CI logs) a heartbeat: one plain line every interval seconds. */
 typedef struct progress_state {
     double start, last;
+    double interval; /* heartbeat mode when > 0 */
 } progress_state;
 
 static double now_s(void)
@@ -204,6 +206,21 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_heartbeat(void *ctx, const sp_progress *p)
+{
+    progress_state *st = ctx;
+    double t = now_s();
+    if (t - st->last < st->interval) return;
+    st->last = t;
+    double mib = (double)p->in_bytes / 1048576.0, rate = mib / (t - st->start > 1e-3 ? t - st->start : 1e-3);
+    if (p->total)
+        fprintf(stderr, "sealpub publish: %.1f of %.1f MiB read (%d%%), %.1f MiB/s, %.0f s\n", mib,
+                (double)p->total / 1048576.0, (int)(100.0 * (double)p->in_bytes / (double)p->total), rate,
+                t - st->start);
+    else
+        fprintf(stderr, "sealpub publish: %.1f MiB read, %.1f MiB/s, %.0f s\n", mib, rate, t - st->start);
 }
 
 static void on_progress(void *ctx, const sp_progress *p)
@@ -393,9 +410,20 @@ static int cmd_publish(int argc, char **argv)
     if (!o.stage) return usage_error("publish", "--stage is required");
     if (!o.version) return usage_error("publish", "--version is required");
     progress_state ps = {.start = now_s()};
+    ps.last = ps.start;
+    /* Non-TTY (CI logs): a heartbeat line; SEALPUB_HEARTBEAT_SECONDS, 0 = off. */
+    const char *hb = getenv("SEALPUB_HEARTBEAT_SECONDS");
+    long secs = 30;
+    if (hb && parse_uint_env_or_arg("publish", "SEALPUB_HEARTBEAT_SECONDS", hb, 0, 86400, &secs)) return EXIT_USAGE;
     if (!quiet && !json && isatty(STDERR_FILENO)) {
         o.progress = on_progress;
         o.progress_ctx = &ps;
+    } else if (!quiet) {
+        ps.interval = (double)secs;
+        if (secs > 0) {
+            o.progress = on_heartbeat;
+            o.progress_ctx = &ps;
+        }
     }
     if (!quiet) o.notice = on_notice;
     install_signals();
@@ -403,7 +431,7 @@ static int cmd_publish(int argc, char **argv)
     sp_publish_result r;
     sp_error err = {0};
     sp_status s = sp_publish(&o, &r, &err);
-    if (o.progress) fputs("\r\033[K", stderr);
+    if (o.progress == on_progress) fputs("\r\033[K", stderr);
     if (s != SP_OK && json) return report_json("publish", &err, r.warnings, r.warnings_count);
     if (s != SP_OK) return report("publish", &err);
     if (r.dry_run) return print_dry_run(&o, &r, json);
@@ -528,6 +556,40 @@ static const char fetch_help[] =
     "  sealpub fetch --name api --stage main --latest --docker-load\n"
     "  sealpub fetch --name detector --stage main --latest --verify\n";
 
+/* A fetch that found no row for this architecture says which ones exist
+ * (a loader on an arm64 host asking for an image published for amd64). */
+typedef struct arch_seen {
+    const char *want;
+    char list[200];
+} arch_seen;
+
+static int note_arch(void *ctx, const sp_artifact *a)
+{
+    arch_seen *seen = ctx;
+    if (strcmp(a->arch, seen->want) == 0 || strstr(seen->list, a->arch)) return 0;
+    size_t n = strlen(seen->list);
+    snprintf(seen->list + n, sizeof(seen->list) - n, "%s%s", n ? ", " : "", a->arch);
+    return 0;
+}
+
+static void hint_other_arches(const sp_fetch_opts *o, sp_error *err)
+{
+    sp_list_opts lo;
+    sp_list_opts_init(&lo);
+    lo.registry_url = o->registry_url;
+    lo.name = o->name;
+    lo.stage = o->stage;
+    lo.limit = 1000;
+    char want[SP_FIELD_MAX + 1] = "";
+    sp_error e = {0};
+    if (sp_canonical_arch(o->arch, want, &e) != SP_OK) return;
+    arch_seen seen = {want, ""};
+    if (sp_list(&lo, note_arch, &seen, &e) != SP_OK || !seen.list[0]) return;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof(err->msg) - n, "; %s/%s exists for architecture %s (use --arch)", o->name, o->stage,
+             seen.list);
+}
+
 static int cmd_fetch(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -584,8 +646,10 @@ static int cmd_fetch(int argc, char **argv)
     o.cancel = (volatile const int *)&g_cancel;
     sp_fetch_result r;
     sp_error err = {0};
-    if ((docker_load ? cli_fetch_docker_load(&o, &r, loaded, sizeof(loaded), &err) : sp_fetch(&o, &r, &err)) != SP_OK)
+    if ((docker_load ? cli_fetch_docker_load(&o, &r, loaded, sizeof(loaded), &err) : sp_fetch(&o, &r, &err)) != SP_OK) {
+        if (err.status == SP_ERR_NOT_FOUND) hint_other_arches(&o, &err);
         return json ? report_json("fetch", &err, NULL, 0) : report("fetch", &err);
+    }
     double mbps = r.seconds > 0 ? (double)r.stored_size / 1e6 / r.seconds : 0;
     if (json) {
         printf("{\"object_key\":");

@@ -150,6 +150,21 @@ else
         bad "fetch racing delete: exit $rc and output left"
 fi
 
+# fetch for an architecture that has no row names the ones that do.
+expect_exit 11 "fetch on another architecture" -- "$B" fetch --name api --stage dev --arch riscv64 --version 1 --verify
+expect_err_contains "api/dev exists for architecture arm64" "the error names the architectures that exist"
+expect_one_line "architecture hint"
+
+# Non-TTY publishes print a heartbeat line (CI logs), off with --quiet.
+heartbeat_input() { head -c $((3 * MiB)) /dev/urandom; sleep 1.3; head -c $((3 * MiB)) /dev/urandom; sleep 1.3; head -c MiB /dev/urandom; }
+heartbeat_input | SEALPUB_HEARTBEAT_SECONDS=1 "$B" publish - --name beat --stage dev --arch amd64 --version 1 --content raw \
+    --chunk-size 1M >/dev/null 2>"$WORK/beat.err" && grep -q "^sealpub publish: .* MiB read" "$WORK/beat.err" &&
+    ok "a heartbeat line on stderr without a terminal" || bad "no heartbeat: $(cat "$WORK/beat.err")"
+heartbeat_input | SEALPUB_HEARTBEAT_SECONDS=1 "$B" publish - --name beat --stage dev --arch amd64 --version 2 --content raw \
+    --chunk-size 1M --quiet >/dev/null 2>"$WORK/beat.err" && [[ ! -s $WORK/beat.err ]] &&
+    ok "--quiet silences the heartbeat" || bad "--quiet: $(cat "$WORK/beat.err")"
+expect_exit 2 "SEALPUB_HEARTBEAT_SECONDS not a number" -- env SEALPUB_HEARTBEAT_SECONDS=often "$B" "${P[@]}" --name beat --version 3
+
 # Help forms.
 expect_exit 0 "sealpub help delete" -- "$B" help delete
 grep -q "usage: sealpub delete" "$WORK/stdout" && ok "help delete prints delete's usage" || bad "help delete: $(cat "$WORK/stdout")"

@@ -112,6 +112,11 @@ SEALPUB_REGISTRY=$relay SEALPUB_ALLOW_PLAINTEXT_REGISTRY=1 expect_exit 0 "opted 
 grep -qF "$key1" "$WORK/wire" && ok "control: the relay sees an unwrapped key in clear when allowed" ||
     bad "control: the key was not seen on the wire, so the checks below prove nothing"
 : >"$WORK/wire"
+SEALPUB_REGISTRY=$relay expect_exit 2 "fetch over the relay, not allowed: refused" -- fetch 1
+grep -q "tls" "$WORK/wire" && ok "the row's other fields crossed the relay" || bad "the row was not seen on the wire"
+grep -qF "$key1" "$WORK/wire" && bad "the unwrapped key crossed the cleartext link before the refusal" ||
+    ok "the unwrapped key never crossed the cleartext link (withheld by the query)"
+: >"$WORK/wire"
 SEALPUB_REGISTRY=$relay expect_exit 0 "list over a cleartext link" -- "$SEALPUB_BIN" list --name tls --limit 0
 leaked=0
 while read -r k; do

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "store/s3_private.h"
 #include "store/s3_xml.h"
 #include "store/store.h"
 #include "store/store_s3.h"

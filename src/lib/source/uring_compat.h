@@ -3,7 +3,17 @@
 #define SP_URING_COMPAT_H
 
 #ifdef SP_HAVE_URING
+/* liburing 0.7's header (Debian 11) spells GNU's typeof, which -std=c11
+ * does not have; liburing 2.x uses __typeof__ itself. */
+#ifndef typeof
+#define typeof __typeof__
+#define SP_URING_TYPEOF
+#endif
 #include <liburing.h>
+#ifdef SP_URING_TYPEOF
+#undef typeof
+#undef SP_URING_TYPEOF
+#endif
 #else
 /* Only what source_file.c uses. io_uring_queue_init fails with -ENOSYS, so
  * "--io auto" falls back to pread exactly as on a kernel without io_uring
