@@ -46,7 +46,8 @@ forever). The first rule that fires decides. Actions:
 Log: one JSON object per request, appended to the log file (re-opened for
 every line, so a test may truncate or rotate it): tag, conn, seq, t (request
 head received), method, path, query, op, part, host, auth (SigV4
-Authorization present), amz_date, amz_sha (x-amz-content-sha256),
+Authorization present), amz_date, amz_sha (x-amz-content-sha256), crc32c
+(x-amz-checksum-crc32c), checksum_algorithm (x-amz-checksum-algorithm),
 content_length, chunked, expect, range, body_bytes, body_complete, body_sha_ok
 (whether the header equals the SHA-256 of the body received; null for
 UNSIGNED-PAYLOAD or an incomplete body), forbidden (a --forbid-env value
@@ -582,6 +583,8 @@ class Connection:
             "part": part, "host": header(hdrs, "Host"),
             "auth": auth.startswith("AWS4-HMAC-SHA256 Credential="),
             "amz_date": header(hdrs, "x-amz-date") is not None, "amz_sha": amz_sha,
+            "crc32c": header(hdrs, "x-amz-checksum-crc32c"),
+            "checksum_algorithm": header(hdrs, "x-amz-checksum-algorithm"),
             "content_length": int(cl) if cl is not None and cl.isdigit() else None,
             "chunked": "chunked" in (header(hdrs, "Transfer-Encoding") or "").lower(),
             "expect": (header(hdrs, "Expect") or "").lower() == "100-continue",
@@ -735,6 +738,8 @@ def select(recs, a):
             return False
         if a.method and r.get("method") != a.method:
             return False
+        if a.crc32c and r.get("crc32c") != (None if a.crc32c == "-" else a.crc32c):
+            return False
         return True
     return [r for r in recs if ok(r)]
 
@@ -813,6 +818,7 @@ def main():
         q.add_argument("--part", type=int)
         q.add_argument("--status", type=int)
         q.add_argument("--method")
+        q.add_argument("--crc32c", help="x-amz-checksum-crc32c sent ('-' for none)")
     a = ap.parse_args()
     if a.cmd == "serve":
         return serve(a)

@@ -175,14 +175,14 @@ matrix_local() { # DEBUG(0|1): the local store and registry, fake secrets, unrea
     run "$tag publish --on-exists fail" 9 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 1 --on-exists fail
     run "$tag publish --on-exists fail --json" 9 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 1 --on-exists fail --json
     run "$tag publish with a rejected KEK" 2 -- "${E[@]}" "SEALPUB_KEK=$BAD_KEK_B64" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9
-    run "$tag publish to unreachable S3" 7 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --store s3://sealpub-fake/p
-    run "$tag publish to unreachable S3 --json" 7 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --store s3://sealpub-fake/p --json
-    run "$tag publish, registry URL with password unreachable" 8 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --registry "$DB_URL_FAKE"
-    run "$tag publish, DATABASE_URL with password unreachable --json" 8 -- "${E[@]}" "DATABASE_URL=$DB_URL_FAKE" SEALPUB_REGISTRY_RETRY_SECONDS=0 "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --json
-    run "$tag publish, conninfo with password unreachable" 8 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --registry "host=127.0.0.1 port=1 user=u password=$DB_PW dbname=db"
+    run "$tag publish to unreachable S3" 12 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --store s3://sealpub-fake/p --registry "sqlite://$WORK/secrets-reg.db"
+    run "$tag publish to unreachable S3 --json" 12 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --store s3://sealpub-fake/p --registry "sqlite://$WORK/secrets-reg.db" --json
+    run "$tag publish, registry URL with password unreachable" 13 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --registry "$DB_URL_FAKE"
+    run "$tag publish, DATABASE_URL with password unreachable --json" 13 -- "${E[@]}" "DATABASE_URL=$DB_URL_FAKE" SEALPUB_REGISTRY_RETRY_SECONDS=0 "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --json
+    run "$tag publish, conninfo with password unreachable" 13 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --registry "host=127.0.0.1 port=1 user=u password=$DB_PW dbname=db"
     run "$tag publish, malformed registry URL with password" 8 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --registry "postgresql://u:$DB_PW@127.0.0.1:1/db?sslmode=%zz"
     run "$tag publish, unknown registry scheme with password" 2 -- "${E[@]}" "$B" publish "$WORK/in.bin" "${P[@]}" --version 9 --registry "mysql://u:$DB_PW@h/db"
-    run "$tag db init, registry URL with password unreachable" 8 -- "${E[@]}" "$B" db init --registry "$DB_URL_FAKE"
+    run "$tag db init, registry URL with password unreachable" 13 -- "${E[@]}" "$B" db init --registry "$DB_URL_FAKE"
     local obj=$home/objects/dev/sec-amd64-1.enc
     run "$tag inspect" 0 -- "${E[@]}" "$B" inspect "$obj"
     run "$tag inspect --json" 0 -- "${E[@]}" "$B" inspect --json "$obj"
@@ -191,7 +191,7 @@ matrix_local() { # DEBUG(0|1): the local store and registry, fake secrets, unrea
     run "$tag open -o -" 0 -- "${E[@]}" "$B" open "$obj" -o -
     run "$tag open without the KEK (wrapped key)" any -- "${E[@]}" SEALPUB_KEK= "$B" open "$obj"
     run "$tag open with a wrong KEK" any -- "${E[@]}" "SEALPUB_KEK=$(printf '%s' 'OTHERkek-it-secrets-0123456789ab' | base64)" "$B" open "$obj"
-    run "$tag open, registry URL with password unreachable" 8 -- "${E[@]}" "$B" open "$obj" --registry "$DB_URL_FAKE"
+    run "$tag open, registry URL with password unreachable" 13 -- "${E[@]}" "$B" open "$obj" --registry "$DB_URL_FAKE"
     head -c 3000 "$obj" >"$WORK/cut$d.enc"
     run "$tag open a truncated container" 6 -- "${E[@]}" "$B" open "$WORK/cut$d.enc"
     run "$tag fetch --verify" 0 -- "${E[@]}" "$B" fetch "${P[@]}" --version 1 --verify
@@ -199,10 +199,10 @@ matrix_local() { # DEBUG(0|1): the local store and registry, fake secrets, unrea
     # The latest row (version 4) holds an unwrapped key: refused while a KEK is set, read without one.
     run "$tag fetch --latest, unwrapped row under a KEK" 6 -- "${E[@]}" "$B" fetch "${P[@]}" --latest -o -
     run "$tag fetch --latest -o -" 0 -- "${E[@]}" SEALPUB_KEK= "$B" fetch "${P[@]}" --latest -o -
-    run "$tag fetch from unreachable S3" 7 -- "${E[@]}" "$B" fetch "${P[@]}" --version 1 --verify --store s3://sealpub-fake/p
-    run "$tag fetch, registry URL with password unreachable" 8 -- "${E[@]}" "$B" fetch "${P[@]}" --version 1 --verify --registry "$DB_URL_FAKE"
+    run "$tag fetch from unreachable S3" 12 -- "${E[@]}" "$B" fetch "${P[@]}" --version 1 --verify --store s3://sealpub-fake/p
+    run "$tag fetch, registry URL with password unreachable" 13 -- "${E[@]}" "$B" fetch "${P[@]}" --version 1 --verify --registry "$DB_URL_FAKE"
     run "$tag cleanup (local store)" 0 -- "${E[@]}" "$B" cleanup
-    run "$tag cleanup unreachable S3" 7 -- "${E[@]}" "$B" cleanup --store s3://sealpub-fake/p --older-than 0
+    run "$tag cleanup unreachable S3" 12 -- "${E[@]}" "$B" cleanup --store s3://sealpub-fake/p --older-than 0
     # A key file given on the command line is the user's to keep secret;
     # what matters is that sealpub does not print it back.
     sqlite3 "$home/registry.db" "SELECT encryption_key FROM resources WHERE version='4'" >"$WORK/key$d.b64"

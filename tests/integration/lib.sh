@@ -20,7 +20,7 @@ for sp_var in $(compgen -e); do
     case $sp_var in
     PG* | AWS_* | SEALPUB_* | XDG_DATA_HOME | SSL_CERT_FILE | SSL_CERT_DIR | CURL_CA_BUNDLE | \
         http_proxy | https_proxy | HTTP_PROXY | HTTPS_PROXY | ALL_PROXY | all_proxy)
-        [[ $sp_keep_env == *" $sp_var "* ]] || unset "$sp_var" ;;
+        [[ " ${sp_keep_env//$'\n'/ } " == *" $sp_var "* ]] || unset "$sp_var" ;;
     esac
 done
 unset sp_var sp_keep_env

@@ -4,7 +4,7 @@
 # wrong server or a bad value; they must still pass (tests/unit/hermetic.c).
 # The server suites (registry_pg, s3_live, s3_faults) take their server from
 # DATABASE_URL / AWS_ENDPOINT_URL_S3 by design and are left out.
-# Usage: hostile_env.sh BUILD_DIR
+# Usage: hostile_env.sh BUILD_DIR   (cd, not --test-dir: CTest 3.18 on Debian 11)
 set -uo pipefail
 build=${1:?usage: hostile_env.sh BUILD_DIR}
 wrong=http://127.0.0.1:1
@@ -23,5 +23,5 @@ env_args=(
     http_proxy=$wrong https_proxy=$wrong HTTPS_PROXY=$wrong ALL_PROXY=$wrong SSL_CERT_FILE=/nonexistent
 )
 echo "== unit suites with a hostile environment: ${env_args[*]}"
-env "${env_args[@]}" ctest --test-dir "$build" --output-on-failure -L unit \
+env "${env_args[@]}" cd "$build" && ctest --output-on-failure -L unit \
     -E 'unit\.test_(registry_pg|s3_live|s3_faults)$'

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store_helpers.h"
+#include "store/s3_private.h"
 #include "store/store.h"
 #include "store/store_s3.h"
 #include "skip.h"
@@ -577,5 +578,43 @@ Test(s3_faults, missing_bucket_is_one_clear_request)
     cr_expect_eq(sp_test_put_object(&st, "x", d, 1, 1, &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "NoSuchBucket") && strstr(err.msg, "404"), "%s", err.msg);
     cr_expect_eq(proxy_count("--op PutObject --status 404", 1), 1, "a missing bucket is not retried");
+    sp_store_close(&st);
+}
+
+/* Flexible checksums: every part carries the CRC32C of its bytes (and a
+ * single PUT that of the object), the multipart upload announces CRC32C.
+ * radosgw 16 ignores them and echoes nothing, so the store falls back:
+ * Complete lists no checksums, parts stay SHA-256-signed, and the upload
+ * succeeds. SEALPUB_S3_CHECKSUM=none sends none. */
+Test(s3_faults, crc32c_per_part_and_fallback_when_the_server_ignores_it)
+{
+    start();
+    sp_store st;
+    char url[1100], want[12], filt[160];
+    sp_error err = {0};
+    open_store("crc", &st, url, sizeof(url));
+    size_t n = 12 * MiB + 5;
+    uint8_t *d = sp_test_pattern(n, 11);
+    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    expect_stored(&st, "multi", d, n);
+    size_t offs[] = {0, 5 * MiB, 10 * MiB, n};
+    for (int part = 1; part <= 3; part++) {
+        s3_crc32c_b64(s3_crc32c(0, d + offs[part - 1], offs[part] - offs[part - 1]), want);
+        snprintf(filt, sizeof(filt), "--op UploadPart --part %d --status 200 --crc32c %s", part, want);
+        cr_expect_eq(proxy_count(filt, 1), 1, "part %d carried its CRC32C %s", part, want);
+    }
+    cr_expect_eq(proxy_count("--op UploadPart --crc32c -", 0), 0, "no part without one");
+    s3_crc32c_b64(s3_crc32c(0, d, 1000), want);
+    cr_assert_eq(sp_test_put_object(&st, "single", d, 1000, 1000, &err), SP_OK, "%s", err.msg);
+    snprintf(filt, sizeof(filt), "--op PutObject --status 200 --crc32c %s", want);
+    cr_expect_eq(proxy_count(filt, 1), 1, "the single PUT carried the object's CRC32C");
+    sp_store_close(&st);
+
+    setenv("SEALPUB_S3_CHECKSUM", "none", 1);
+    open_store("crc-off", &st, url, sizeof(url));
+    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(proxy_count("--op UploadPart --status 200 --crc32c -", 3), 3, "none sent when turned off");
+    unsetenv("SEALPUB_S3_CHECKSUM");
+    free(d);
     sp_store_close(&st);
 }
