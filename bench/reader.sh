@@ -80,6 +80,24 @@ row "sealpub open --threads 2 -o file" "$size" "$bin" open "$enc" --threads 2 -o
 row "sealpub open --threads 2 -o - | cat > /dev/null" "$size" bash -c "'$bin' open '$enc' --threads 2 -o - --quiet | cat > /dev/null"
 cmp -s "$work/open.out" "$corpus" || { echo "open output differs from the corpus" >&2; exit 1; }
 
+# Per-stage costs on one core (CPU seconds per GiB of plaintext; the container bytes for read,
+# SHA-256 and GCM, which see the compressed form): what one worker, or the framer, pays.
+echo
+echo "| stage (one core) | CPU s per GiB of plaintext |"
+echo "|---|---:|"
+gib=$(awk -v s="$size" 'BEGIN { print s / 2^30 }')
+stage_row() { local label=$1; shift; /usr/bin/time -f "%U %S" -o "$work/t" nice "$@" >/dev/null 2>&1;
+    read -r u s <"$work/t"; printf '| %s | %.3f |\n' "$label" "$(awk -v u="$u" -v s="$s" -v g="$gib" 'BEGIN { print (u + s) / g }')"; }
+stage_row "read (cat of the container, page cache)" cat "$enc"
+stage_row "SHA-256 of the container (openssl dgst)" openssl dgst -sha256 "$enc"
+# openssl speed reports kB/s of AES-256-GCM decryption in 4 MiB messages (what a record is).
+gcm_kbs=$(nice openssl speed -decrypt -evp aes-256-gcm -bytes 4194304 -seconds 2 2>/dev/null | awk '/^AES-256-GCM/ {sub("k", "", $2); print $2}')
+printf '| AES-256-GCM decrypt of the container (openssl speed -decrypt, 4 MiB messages) | %.3f |\n' \
+    "$(awk -v e="$esize" -v k="$gcm_kbs" -v g="$gib" 'BEGIN { print e / (k * 1000) / g }')"
+stage_row "sealpub open --threads 1, all stages (inflate is the rest)" "$bin" open "$enc" --threads 1 --quiet
+echo
+echo "| operation | seconds | CPU s | MB/s (plaintext) | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|"
 if [[ -n ${AWS_ENDPOINT_URL_S3:-} && -n ${SEALPUB_TEST_BUCKET:-} && -n ${DATABASE_URL:-} ]]; then
     prefix=reader-bench-$$-$RANDOM
     schema=reader_bench_$$_$RANDOM
@@ -112,20 +130,5 @@ else
     echo "| (fetch and curl rows left out: no services env) | | | | |"
 fi
 
-# Per-stage costs on one core (CPU seconds per GiB of plaintext; the container bytes for read,
-# SHA-256 and GCM, which see the compressed form): what one worker, or the framer, pays.
-echo
-echo "| stage (one core) | CPU s per GiB of plaintext |"
-echo "|---|---:|"
-gib=$(awk -v s="$size" 'BEGIN { print s / 2^30 }')
-stage_row() { local label=$1; shift; /usr/bin/time -f "%U %S" -o "$work/t" nice "$@" >/dev/null 2>&1;
-    read -r u s <"$work/t"; printf '| %s | %.3f |\n' "$label" "$(awk -v u="$u" -v s="$s" -v g="$gib" 'BEGIN { print (u + s) / g }')"; }
-stage_row "read (cat of the container, page cache)" cat "$enc"
-stage_row "SHA-256 of the container (openssl dgst)" openssl dgst -sha256 "$enc"
-# openssl speed reports kB/s of AES-256-GCM decryption in 4 MiB messages (what a record is).
-gcm_kbs=$(nice openssl speed -decrypt -evp aes-256-gcm -bytes 4194304 -seconds 2 2>/dev/null | awk '/^AES-256-GCM/ {sub("k", "", $2); print $2}')
-printf '| AES-256-GCM decrypt of the container (openssl speed -decrypt, 4 MiB messages) | %.3f |\n' \
-    "$(awk -v e="$esize" -v k="$gcm_kbs" -v g="$gib" 'BEGIN { print e / (k * 1000) / g }')"
-stage_row "sealpub open --threads 1, all stages" "$bin" open "$enc" --threads 1 --quiet
 echo
 printf '%s\n' "${JSON[@]}"

@@ -300,6 +300,31 @@ void sp_delete_opts_init(sp_delete_opts *o);
 SP_MUST_USE sp_status sp_delete(const sp_delete_opts *o, sp_artifact_fn fn, void *ctx, unsigned *count,
                                 sp_error *err);
 
+/* Re-wraps registry keys from one key-encryption key to another (KEK
+ * rotation), or from unwrapped ("none") rows to wrapped ones. Each row is
+ * one compare-and-swap update of its key fields (it must still hold the key
+ * read and describe the same artifact), so a row is always readable by
+ * exactly one of the two, an interrupted run resumes where it stopped (rows
+ * already under to_kek are counted, not touched), and a row republished
+ * meanwhile is left alone. KEK files hold 32 raw bytes or their base64. */
+typedef struct sp_rewrap_opts {
+    const char *registry_url;
+    const char *from_kek_file; /* rows wrapped under this KEK; NULL = rows holding unwrapped keys */
+    const char *to_kek_file;   /* required */
+    const char *name, *stage, *arch; /* optional filters */
+    uint64_t limit;            /* rewrap at most this many rows this run; 0 = all */
+    int dry_run;               /* count what would change */
+    volatile const int *cancel;
+} sp_rewrap_opts;
+typedef struct sp_rewrap_result {
+    unsigned rewrapped;  /* changed (dry run: would be) */
+    unsigned already;    /* already under to_kek */
+    unsigned other;      /* under another KEK (or, with from_kek_file, unwrapped): not selected */
+    unsigned changed;    /* republished or deleted while running: left alone */
+    char from_kek_id[17], to_kek_id[17];
+} sp_rewrap_result;
+SP_MUST_USE sp_status sp_rewrap(const sp_rewrap_opts *o, sp_rewrap_result *r, sp_error *err);
+
 /* Replays the recovery journal ($SEALPUB_RECOVERY_DIR, else
  * <default home>/recovery): rows of publishes whose object was committed
  * but whose registry row could not be written. Each entry is written to the

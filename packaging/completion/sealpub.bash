@@ -4,7 +4,7 @@ _sealpub() {
     local cur prev cmd words
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="publish open fetch inspect list delete db cleanup version help"
+    local commands="publish open fetch inspect list delete rewrap db cleanup version help"
     if ((COMP_CWORD == 1)); then
         mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
         return
@@ -25,7 +25,7 @@ _sealpub() {
     --content) mapfile -t COMPREPLY < <(compgen -W "auto tar raw" -- "$cur"); return ;;
     --io) mapfile -t COMPREPLY < <(compgen -W "pread uring auto" -- "$cur"); return ;;
     --arch) mapfile -t COMPREPLY < <(compgen -W "amd64 arm64 386 arm ppc64le s390x riscv64" -- "$cur"); return ;;
-    --key-file | -o) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+    --key-file | --from-kek | --to-kek | -o) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
     if [[ $cur == -* ]]; then
         words=$("${COMP_WORDS[0]}" "$cmd" --help 2>/dev/null | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)

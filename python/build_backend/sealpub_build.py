@@ -112,7 +112,45 @@ def metadata_text(project, root=ROOT):
 
 
 def _wheel_text(tag="py3-none-any"):
-    return "Wheel-Version: 1.0\nGenerator: sealpub_build\nRoot-Is-Purelib: true\nTag: %s\n" % tag
+    purelib = "true" if tag.endswith("-any") else "false"
+    return "Wheel-Version: 1.0\nGenerator: sealpub_build\nRoot-Is-Purelib: %s\nTag: %s\n" % (purelib, tag)
+
+
+# Platform wheels (scripts/build-wheel.sh): the sealpub binary and the shared
+# libraries it needs beyond the C library, staged by that script in a folder
+# (sealpub, libs/*.so*, RPATH $ORIGIN/libs), go into the package as
+# sealpub/_bin/, and the wheel is tagged for the platform instead of "any".
+# Given as config settings (pip --config-settings binary-dir=... platform=...)
+# or the environment variables SEALPUB_WHEEL_BINARY_DIR / SEALPUB_WHEEL_PLATFORM.
+_PLATFORM_TAG = re.compile(r"^(manylinux_[0-9]+_[0-9]+|linux)_(x86_64|aarch64)$")
+
+
+def _platform_settings(config_settings):
+    settings = config_settings or {}
+    binary_dir = settings.get("binary-dir") or os.environ.get("SEALPUB_WHEEL_BINARY_DIR")
+    platform = settings.get("platform") or os.environ.get("SEALPUB_WHEEL_PLATFORM")
+    if not binary_dir and not platform:
+        return None, "py3-none-any"
+    if not binary_dir or not platform:
+        raise ValueError("a platform wheel needs both binary-dir and platform")
+    if not _PLATFORM_TAG.match(platform):
+        raise ValueError("platform %r is not manylinux_X_Y_{x86_64,aarch64}" % platform)
+    if not os.path.isfile(os.path.join(binary_dir, "sealpub")):
+        raise ValueError("no sealpub binary in %s" % binary_dir)
+    return binary_dir, "py3-none-" + platform
+
+
+def _binary_entries(binary_dir):
+    """(arcname, bytes, mode) of the staged binary folder, under sealpub/_bin/."""
+    found = []
+    for folder, subfolders, files in os.walk(binary_dir):
+        subfolders.sort()
+        for name in files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, binary_dir).replace(os.sep, "/")
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            found.append((PACKAGE + "/_bin/" + rel, _read(path), mode))
+    return sorted(found)
 
 
 def _package_files(root=ROOT):
@@ -137,21 +175,23 @@ def _record_line(arcname, data):
     return "%s,sha256=%s,%d" % (arcname, digest, len(data))
 
 
-def _write_wheel(directory, project, entries):
-    """Writes the wheel for entries [(arcname, bytes)] plus its dist-info."""
+def _write_wheel(directory, project, entries, tag="py3-none-any"):
+    """Writes the wheel for entries [(arcname, bytes[, mode])] plus its dist-info."""
     dist_info = _dist_info(project)
     entries = list(entries) + [
         (dist_info + "/METADATA", metadata_text(project).encode("utf-8")),
-        (dist_info + "/WHEEL", _wheel_text().encode("utf-8")),
+        (dist_info + "/WHEEL", _wheel_text(tag).encode("utf-8")),
     ]
-    filename = "%s-%s-py3-none-any.whl" % (_dist(project), project["version"])
+    filename = "%s-%s-%s.whl" % (_dist(project), project["version"], tag)
     final = os.path.join(directory, filename)
     partial = final + ".partial"
     records = []
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for arcname, data in entries:
+        for entry in entries:
+            arcname, data = entry[0], entry[1]
             info = zipfile.ZipInfo(arcname, ZIP_DATE)
-            info.external_attr = 0o644 << 16
+            # pip keeps the mode of executables: the bundled binary stays runnable.
+            info.external_attr = (entry[2] if len(entry) > 2 else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             wheel.writestr(info, data)
             records.append(_record_line(arcname, data))
@@ -192,7 +232,7 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
     with open(os.path.join(target, "METADATA"), "w", encoding="utf-8") as f:
         f.write(metadata_text(project))
     with open(os.path.join(target, "WHEEL"), "w", encoding="utf-8") as f:
-        f.write(_wheel_text())
+        f.write(_wheel_text(_platform_settings(config_settings)[1]))
     return dist_info
 
 
@@ -202,8 +242,11 @@ def prepare_metadata_for_build_editable(metadata_directory, config_settings=None
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     project = read_project()
+    binary_dir, tag = _platform_settings(config_settings)
     entries = [(arcname, _read(path)) for arcname, path in _package_files()]
-    return _write_wheel(wheel_directory, project, entries)
+    if binary_dir:
+        entries += _binary_entries(binary_dir)
+    return _write_wheel(wheel_directory, project, entries, tag)
 
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None):

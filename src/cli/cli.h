@@ -29,5 +29,6 @@ int parse_uint_env_or_arg(const char *cmd, const char *what, const char *text, l
 /* Commands defined outside main.c (cmd_registry.c). */
 int cmd_list(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_rewrap(int argc, char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* cmd_registry.c: the commands that operate the registry: list and delete. */
+/* cmd_registry.c: the commands that operate the registry: list, delete and rewrap. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -233,5 +233,85 @@ int cmd_delete(int argc, char **argv)
         fprintf(stderr, "dry run: %u artifact(s) would be deleted; nothing changed (pass --yes to delete)\n", count);
     else if (!json)
         fprintf(stderr, "deleted %u artifact(s)\n", count);
+    return 0;
+}
+
+static const char rewrap_help[] =
+    "usage: sealpub rewrap --to-kek FILE [--from-kek FILE] [--name N] [--stage S] [--arch A]\n"
+    "                      [--limit N] [--dry-run] [--registry URL] [--json]\n"
+    "\n"
+    "Re-wraps registry keys under a new key-encryption key: rows wrapped under\n"
+    "--from-kek, or, without it, rows that hold their key unwrapped. Each row is\n"
+    "one compare-and-swap update, so it is always readable by exactly one of the\n"
+    "two KEKs; an interrupted run resumes where it stopped (rows already under\n"
+    "--to-kek are skipped). --limit rewraps at most N rows this run; --dry-run\n"
+    "counts. KEK files hold 32 raw bytes or their base64. Afterwards readers\n"
+    "need SEALPUB_KEK/SEALPUB_KEK_FILE set to the new KEK.\n"
+    "\n"
+    "examples:\n"
+    "  sealpub rewrap --from-kek old.kek --to-kek new.kek --dry-run\n"
+    "  sealpub rewrap --to-kek new.kek            # wrap every unwrapped key\n";
+
+int cmd_rewrap(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from-kek", required_argument, 0, 'f'}, {"to-kek", required_argument, 0, 't'},
+        {"name", required_argument, 0, 'n'},     {"stage", required_argument, 0, 's'},
+        {"arch", required_argument, 0, 'a'},     {"limit", required_argument, 0, 'l'},
+        {"dry-run", no_argument, 0, 'D'},        {"registry", required_argument, 0, 'R'},
+        {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'H'},
+        {0, 0, 0, 0},
+    };
+    sp_rewrap_opts o;
+    memset(&o, 0, sizeof(o));
+    int json = 0, c;
+    long v;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': o.from_kek_file = optarg; break;
+        case 't': o.to_kek_file = optarg; break;
+        case 'n': o.name = optarg; break;
+        case 's': o.stage = optarg; break;
+        case 'a': o.arch = optarg; break;
+        case 'l':
+            if (parse_uint_env_or_arg("rewrap", "--limit", optarg, 1, 2000000000L, &v)) return EXIT_USAGE;
+            o.limit = (uint64_t)v;
+            break;
+        case 'D': o.dry_run = 1; break;
+        case 'R': o.registry_url = optarg; break;
+        case 'j': json = 1; break;
+        case 'h':
+        case 'H': fputs(rewrap_help, stdout); return 0;
+        default: return option_error("rewrap", c, argv);
+        }
+    }
+    if (optind < argc) return usage_error("rewrap", "unexpected argument '%s'", argv[optind]);
+    if (!o.to_kek_file) return usage_error("rewrap", "--to-kek FILE is required");
+    install_signals();
+    o.cancel = (volatile const int *)&g_cancel;
+    sp_rewrap_result r;
+    sp_error err = {0};
+    sp_status s = sp_rewrap(&o, &r, &err);
+    if (json) {
+        printf("{\"schema\":1,\"command\":\"rewrap\",\"ok\":%s,\"dry_run\":%s,\"rewrapped\":%u,\"already\":%u,"
+               "\"other\":%u,\"changed\":%u,\"from_kek_id\":",
+               s == SP_OK ? "true" : "false", o.dry_run ? "true" : "false", r.rewrapped, r.already, r.other,
+               r.changed);
+        if (r.from_kek_id[0]) json_string(stdout, r.from_kek_id);
+        else printf("null");
+        printf(",\"to_kek_id\":");
+        json_string(stdout, r.to_kek_id);
+        printf("}\n");
+    }
+    if (s != SP_OK) {
+        fflush(stdout);
+        return json ? report_json("rewrap", &err, NULL, 0) : report("rewrap", &err);
+    }
+    if (!json)
+        fprintf(stderr, "%s %u row(s) to KEK %s; %u already under it; %u under another KEK or unselected; %u changed "
+                        "meanwhile\n",
+                o.dry_run ? "would rewrap" : "rewrapped", r.rewrapped, r.to_kek_id, r.already, r.other, r.changed);
     return 0;
 }

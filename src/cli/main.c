@@ -102,6 +102,7 @@ static const char main_help[] =
     "  db recover       write the rows kept by publishes whose registry write failed\n"
     "  list             list published artifacts (never keys), newest first\n"
     "  delete           delete artifacts (row, then object), one version or by retention\n"
+    "  rewrap           re-wrap registry keys under a new key-encryption key\n"
     "  cleanup          abort stale S3 multipart uploads (after a SIGKILLed publish)\n"
     "  version          print the version (--verbose: CPU features in use)\n"
     "\n"
@@ -859,6 +860,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "db") == 0) return cmd_db(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "delete") == 0) return cmd_delete(argc - 1, argv + 1);
+    if (strcmp(cmd, "rewrap") == 0) return cmd_rewrap(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(main_help, stdout);

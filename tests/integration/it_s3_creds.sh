@@ -178,9 +178,14 @@ rm -f "$WORK/big.bin" "$WORK/got.bin"
 # same cluster (as it_faults.sh starts one) runs with an STS key and
 # "rgw s3 auth use sts", plus "rgw dns name" for virtual-hosted requests
 # and a test KMS key for SSE-KMS.
-GW_PORT=$(free_port)
+GW_PORT=$(free_port) TLS_PORT=$(free_port)
 mkdir -p "$WORK/gw"
-radosgw -f -c "$SEALPUB_CEPH_CONF" -n client.rgw.itcreds --rgw-frontends "beast endpoint=127.0.0.1:$GW_PORT" \
+# A self-signed certificate for 127.0.0.1 and localhost: the TLS endpoint
+# is trusted only through AWS_CA_BUNDLE or a profile's ca_bundle.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=sealpub-it -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$WORK/gw/key.pem" -out "$WORK/gw/cert.pem" >/dev/null 2>&1 || bad "openssl could not make a certificate"
+radosgw -f -c "$SEALPUB_CEPH_CONF" -n client.rgw.itcreds \
+    --rgw-frontends "beast endpoint=127.0.0.1:$GW_PORT ssl_endpoint=127.0.0.1:$TLS_PORT ssl_certificate=$WORK/gw/cert.pem ssl_private_key=$WORK/gw/key.pem" \
     --rgw-sts-key "itcredsstskey$$$$" --rgw-s3-auth-use-sts true --rgw-dns-name localhost \
     --rgw-crypt-s3-kms-backend testing --rgw-crypt-s3-kms-encryption-keys "it-kms-key=$(openssl rand -base64 32)" \
     --rgw-crypt-require-ssl false \
@@ -260,6 +265,16 @@ expect_exit 0 "  ... and path-style from the profile's s3.addressing_style" -- "
     "${PUB[@]}" "$WORK/small.bin" --version pathstyle --store "s3://$STS_BUCKET/p"
 expect_exit 2 "an unknown addressing style" -- "${VH[@]}" SEALPUB_S3_ADDRESSING_STYLE=dns "${PUB[@]}" "$WORK/small.bin" --version x --store "s3://$STS_BUCKET/p"
 expect_err_contains "SEALPUB_S3_ADDRESSING_STYLE must be auto, path or virtual, not 'dns'" "  ... named"
+
+# ---------------------------------------------------------------- TLS and CA bundles
+TLS=(env AWS_ENDPOINT_URL_S3="https://127.0.0.1:$TLS_PORT" AWS_ACCESS_KEY_ID="$STS_KEY" AWS_SECRET_ACCESS_KEY="$STS_SECRET")
+expect_exit 7 "https to a gateway with a private CA, without its bundle" -- "${TLS[@]}" "${PUB[@]}" "$WORK/small.bin" --version notrust --store "s3://$STS_BUCKET/p"
+expect_err_contains "certificate" "  ... the certificate problem named"
+expect_exit 0 "  ... with AWS_CA_BUNDLE" -- "${TLS[@]}" AWS_CA_BUNDLE="$WORK/gw/cert.pem" "${PUB[@]}" "$WORK/small.bin" --version cabundle --store "s3://$STS_BUCKET/p"
+printf '[default]\nca_bundle = %s\n' "$WORK/gw/cert.pem" >"$WORK/aws/cacfg"
+expect_exit 0 "  ... with the profile's ca_bundle" -- "${TLS[@]}" AWS_CONFIG_FILE="$WORK/aws/cacfg" "${PUB[@]}" "$WORK/small.bin" --version caprofile --store "s3://$STS_BUCKET/p"
+expect_exit 7 "  ... AWS_CA_BUNDLE wins over SSL_CERT_FILE" -- "${TLS[@]}" AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE="$WORK/gw/cert.pem" \
+    "${PUB[@]}" "$WORK/small.bin" --version caorder --store "s3://$STS_BUCKET/p"
 
 # ---------------------------------------------------------------- object settings
 # What real buckets ask of new objects: encryption, storage class, tags.

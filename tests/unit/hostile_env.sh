@@ -23,5 +23,6 @@ env_args=(
     http_proxy=$wrong https_proxy=$wrong HTTPS_PROXY=$wrong ALL_PROXY=$wrong SSL_CERT_FILE=/nonexistent
 )
 echo "== unit suites with a hostile environment: ${env_args[*]}"
-env "${env_args[@]}" cd "$build" && ctest --output-on-failure -L unit \
+cd "$build" || exit 1
+env "${env_args[@]}" ctest --output-on-failure -L unit \
     -E 'unit\.test_(registry_pg|s3_live|s3_faults)$'

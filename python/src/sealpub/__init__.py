@@ -16,7 +16,7 @@ Python: sealpub does not print it, and no result or error holds it.
 See docs/TRAINING.md and python/README.md.
 """
 
-from ._cli import FetchResult, PublishResult, db_init, fetch, find_binary, inspect, open, publish, version
+from ._cli import FetchResult, PublishResult, binary_info, db_init, fetch, find_binary, inspect, open, publish, version
 from ._errors import (
     EXIT_KINDS,
     RETRYABLE_EXIT_CODES,
@@ -73,6 +73,7 @@ __all__ = [
     "UsageError",
     "db_init",
     "fetch",
+    "binary_info",
     "find_binary",
     "inspect",
     "open",

@@ -116,28 +116,47 @@ def _typed(name: str, kind: Any, value: Any) -> Any:
     raise ValueError("%r is %r" % (name, value))
 
 
-def find_binary(env: EnvArg = None) -> str:
-    """The sealpub executable: $SEALPUB_BIN, else `sealpub` on $PATH.
+# Where a platform wheel puts the binary (python/build_backend, scripts/build-wheel.sh).
+_BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bin", "sealpub")
 
-    env: variables overriding os.environ for this lookup (as in publish()).
-    Raises BinaryNotFoundError naming what was tried.
-    """
+
+def _locate(env: EnvArg) -> Tuple[str, str]:
+    """(path, source): $SEALPUB_BIN, else the wheel's bundled binary, else PATH."""
     environ = _environment(env)
     configured = environ.get("SEALPUB_BIN")
     if configured:
         if os.path.isfile(configured) and os.access(configured, os.X_OK):
-            return configured
+            return configured, "SEALPUB_BIN"
         raise BinaryNotFoundError(
             "sealpub: error: SEALPUB_BIN=%s is not an executable file" % configured, kind="binary"
         )
+    if os.path.isfile(_BUNDLED) and os.access(_BUNDLED, os.X_OK):
+        return _BUNDLED, "bundled"
     found = shutil.which("sealpub", path=environ.get("PATH", os.defpath))
     if found:
-        return found
+        return found, "PATH"
     raise BinaryNotFoundError(
-        "sealpub: error: no sealpub on PATH and SEALPUB_BIN is not set; install sealpub "
-        "(docs/TRAINING.md) or set SEALPUB_BIN to the binary",
+        "sealpub: error: no sealpub bundled with this package, none on PATH and SEALPUB_BIN is not set; "
+        "install a platform wheel or sealpub (docs/TRAINING.md), or set SEALPUB_BIN to the binary",
         kind="binary",
     )
+
+
+def find_binary(env: EnvArg = None) -> str:
+    """The sealpub executable: $SEALPUB_BIN, else the binary bundled in a
+    platform wheel, else `sealpub` on $PATH.
+
+    env: variables overriding os.environ for this lookup (as in publish()).
+    Raises BinaryNotFoundError naming what was tried.
+    """
+    return _locate(env)[0]
+
+
+def binary_info(env: EnvArg = None) -> Dict[str, str]:
+    """Which sealpub binary this package runs and why: {"path": ...,
+    "source": "SEALPUB_BIN" | "bundled" | "PATH"}. Raises BinaryNotFoundError."""
+    path, source = _locate(env)
+    return {"path": path, "source": source}
 
 
 def _environment(overrides: EnvArg) -> Dict[str, str]:

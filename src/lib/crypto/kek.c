@@ -78,6 +78,11 @@ static sp_status row_kek(const uint8_t kek[32], const sp_kek_binding *b, uint8_t
     return sp_hkdf_sha256(kek, 32, b->artifact_id, SP_KEK_ARTIFACT_ID_LEN, info, out, err);
 }
 
+sp_status sp_kek_row_key(const uint8_t kek[32], const sp_kek_binding *b, uint8_t out[32], sp_error *err)
+{
+    return row_kek(kek, b, out, err);
+}
+
 sp_status sp_kek_seal_key(const uint8_t file_key[32], const sp_kek_binding *b, sp_kek_fields *out, sp_error *err)
 {
     int required = 0, have = 0;

@@ -53,6 +53,11 @@ sp_status sp_kek_required(int *required, sp_error *err) SP_MUST_USE;
 sp_status sp_kek_seal_key(const uint8_t file_key[32], const sp_kek_binding *b, sp_kek_fields *out,
                           sp_error *err) SP_MUST_USE;
 
+/* The wrapping key of one row under kek: HKDF-SHA256 of the KEK with the
+ * artifact id as salt and the identity in the info (docs/FORMAT.md "Key
+ * wrapping"). For rewrap, which holds two KEKs at once. */
+sp_status sp_kek_row_key(const uint8_t kek[32], const sp_kek_binding *b, uint8_t out[32], sp_error *err) SP_MUST_USE;
+
 /* Readers: the file key of a row. With a KEK configured, a "none" row is
  * refused (SP_ERR_AUTH: whoever can write one row could substitute
  * content); a bound row unwraps only under the binding it was made for. */

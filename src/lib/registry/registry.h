@@ -30,6 +30,7 @@ typedef struct sp_row_filter {
     const char *before; /* likewise: created strictly before */
     uint64_t limit;     /* 0 = no limit */
     uint64_t offset;
+    int with_keys;      /* fill encryption_key (rewrap only); else it stays "" and never leaves the server */
 } sp_row_filter;
 
 /* Called per row, newest first (created_at, then id); non-zero stops. */

@@ -42,7 +42,7 @@
 /* SQL text that names the table: built once at open from the validated
  * identifier (sp_registry_table), never from a value. */
 typedef struct pg_sql {
-    char put_replace[1024], put_fail[640], get[800], get_latest[800], get_by_key[800], list[1100], remove[400],
+    char put_replace[1024], put_fail[640], get[800], get_latest[800], get_by_key[800], list[1100], list_keys[1100], remove[400],
         rekey[600];
 } pg_sql;
 
@@ -393,6 +393,14 @@ static void pg_build_sql(sp_pg *pg)
              "  AND ($5::timestamptz IS NULL OR created_at < $5::timestamptz)\n"
              "ORDER BY created_at DESC, id DESC LIMIT $6::bigint OFFSET $7::bigint",
              pg->qtable);
+    snprintf(q->list_keys, sizeof(q->list_keys),
+             "SELECT " PG_COLUMNS ", " PG_CREATED " FROM %s\n"
+             "WHERE ($1::text IS NULL OR resource_name = $1) AND ($2::text IS NULL OR dev_stage = $2)\n"
+             "  AND ($3::text IS NULL OR architecture = $3)\n"
+             "  AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)\n"
+             "  AND ($5::timestamptz IS NULL OR created_at < $5::timestamptz)\n"
+             "ORDER BY created_at DESC, id DESC LIMIT $6::bigint OFFSET $7::bigint",
+             pg->qtable);
     snprintf(q->remove, sizeof(q->remove),
              "DELETE FROM %s WHERE resource_name = $1 AND dev_stage = $2 AND architecture = $3 AND version = $4\n"
              "  AND artifact_id = $5",
@@ -599,7 +607,11 @@ static sp_status pg_list(void *impl, const sp_row_filter *f, sp_row_fn fn, void 
     snprintf(offset, sizeof(offset), "%" PRIu64, f->offset);
     const char *params[7] = {f->name, f->stage, f->arch, f->since, f->before, limit, offset};
     SP_TRY(pg_ensure(pg, err));
-    PGresult *res = PQexecParams(pg->conn, pg->sql.list, 7, NULL, params, NULL, NULL, 0);
+    char keyless[1300]; /* a clear link never carries an unwrapped key: pg_link.h */
+    const char *sql = f->with_keys ? sp_pg_link_select(pg->conn, pg->sql.list_keys, keyless, sizeof(keyless))
+                                   : pg->sql.list;
+    if (!sql) return sp_fail(err, SP_ERR_INTERNAL, "PostgreSQL list: no key column to withhold");
+    PGresult *res = PQexecParams(pg->conn, sql, 7, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         sp_status s = pg_fail_result(err, pg->conn, res, "list");
         PQclear(res);

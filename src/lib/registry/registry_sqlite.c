@@ -238,6 +238,7 @@ static sp_status sq_list(void *impl, const sp_row_filter *f, sp_row_fn fn, void 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row_from(st, &row);
+        if (!f->with_keys) OPENSSL_cleanse(row.encryption_key, sizeof(row.encryption_key));
         if (fn(ctx, &row)) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(r, err, "list");
