@@ -729,7 +729,11 @@ static void write_json(FILE *f, const options *o, const corpus *c, const char *d
     fputs(",\"openssl_features\":", f);
     json_str(f, features);
     fputs(",\"openssl_cpu_settings\":", f);
+#ifdef OPENSSL_INFO_CPU_SETTINGS
     json_str(f, OPENSSL_info(OPENSSL_INFO_CPU_SETTINGS));
+#else
+    fputs("null", f); /* OpenSSL 1.1.1 (Debian 11) has no OPENSSL_info */
+#endif
     fputs(",\"libdeflate_version\":", f);
     json_str(f, LIBDEFLATE_VERSION_STRING);
     fputs(",\"isal_version\":", f);

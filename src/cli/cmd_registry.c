@@ -84,6 +84,9 @@ static int list_row(void *ctx, const sp_artifact *a)
         artifact_json(a);
     } else {
         char size[32];
+        if (lo->n == 0)
+            printf("%-24s %-10s %-8s %-20s %10s  %-20s  %-20s %s\n", "NAME", "STAGE", "ARCH", "VERSION", "STORED",
+                   "CREATED", "KEY WRAP", "OBJECT KEY");
         print_size(a->size_bytes, size, sizeof(size));
         printf("%-24s %-10s %-8s %-20s %10s  %s  %-20s %s\n", a->name, a->stage, a->arch, a->version, size,
                a->created_at, a->key_wrap, a->object_key);
@@ -132,8 +135,6 @@ int cmd_list(int argc, char **argv)
     if (optind < argc) return usage_error("list", "unexpected argument '%s'", argv[optind]);
     list_out lo = {json, 0};
     if (json) printf("{\"schema\":1,\"command\":\"list\",\"ok\":true,\"artifacts\":[");
-    else printf("%-24s %-10s %-8s %-20s %10s  %-20s  %-20s %s\n", "NAME", "STAGE", "ARCH", "VERSION", "STORED",
-                "CREATED", "KEY WRAP", "OBJECT KEY");
     sp_error err = {0};
     sp_status s = sp_list(&o, list_row, &lo, &err);
     if (s != SP_OK) {
@@ -145,6 +146,8 @@ int cmd_list(int argc, char **argv)
         printf("],\"count\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"next_offset\":", lo.n, o.offset);
         if (o.limit && lo.n == o.limit) printf("%" PRIu64 "}\n", o.offset + lo.n);
         else printf("null}\n");
+    } else if (lo.n == 0) {
+        fprintf(stderr, "sealpub list: no artifacts match\n");
     } else if (o.limit && lo.n == o.limit) {
         fprintf(stderr, "sealpub list: %" PRIu64 " shown; more with --offset %" PRIu64 "\n", lo.n, o.offset + lo.n);
     }

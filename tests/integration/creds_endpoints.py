@@ -95,15 +95,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body, ctype="text/plain", extra=None):
+        # Logged before the answer goes out, so the log's order is the
+        # order in which the client could see the answers.
+        rec = {"method": self.command, "path": self.path, "status": status, "t": time.time()}
+        rec.update(extra or {})
+        self.server.state.log(rec)
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        rec = {"method": self.command, "path": self.path, "status": status, "t": time.time()}
-        rec.update(extra or {})
-        self.server.state.log(rec)
 
     def do_PUT(self):
         st = self.server.state

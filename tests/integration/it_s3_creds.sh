@@ -267,7 +267,7 @@ expect_exit 2 "an unknown addressing style" -- "${VH[@]}" SEALPUB_S3_ADDRESSING_
 expect_err_contains "SEALPUB_S3_ADDRESSING_STYLE must be auto, path or virtual, not 'dns'" "  ... named"
 
 # ---------------------------------------------------------------- TLS and CA bundles
-TLS=(env AWS_ENDPOINT_URL_S3="https://127.0.0.1:$TLS_PORT" AWS_ACCESS_KEY_ID="$STS_KEY" AWS_SECRET_ACCESS_KEY="$STS_SECRET")
+TLS=(env -u AWS_CA_BUNDLE AWS_ENDPOINT_URL_S3="https://127.0.0.1:$TLS_PORT" AWS_ACCESS_KEY_ID="$STS_KEY" AWS_SECRET_ACCESS_KEY="$STS_SECRET")
 expect_exit 7 "https to a gateway with a private CA, without its bundle" -- "${TLS[@]}" "${PUB[@]}" "$WORK/small.bin" --version notrust --store "s3://$STS_BUCKET/p"
 expect_err_contains "certificate" "  ... the certificate problem named"
 expect_exit 0 "  ... with AWS_CA_BUNDLE" -- "${TLS[@]}" AWS_CA_BUNDLE="$WORK/gw/cert.pem" "${PUB[@]}" "$WORK/small.bin" --version cabundle --store "s3://$STS_BUCKET/p"
