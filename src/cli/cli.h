@@ -23,6 +23,9 @@ int report(const char *cmd, const sp_error *err);
 int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings);
 /* s as a JSON string literal. */
 void json_string(FILE *f, const char *s);
+/* ,"public_url":... for an object key: $SEALPUB_PUBLIC_BASE_URL/KEY (the
+ * CDN in front of the store), or null when it is not set. */
+void json_public_url(const char *object_key);
 /* An integer flag or variable in lo..hi, else a usage error (returns non-zero). */
 int parse_uint_env_or_arg(const char *cmd, const char *what, const char *text, long lo, long hi, long *out);
 

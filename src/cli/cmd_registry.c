@@ -68,7 +68,9 @@ static void artifact_json(const sp_artifact *a)
     else printf("null");
     printf(",\"format\":");
     json_string(stdout, a->format);
-    printf(",\"created_at\":\"%s\",\"updated_at\":\"%s\"}", a->created_at, a->updated_at);
+    printf(",\"created_at\":\"%s\",\"updated_at\":\"%s\"", a->created_at, a->updated_at);
+    json_public_url(a->object_key);
+    putchar('}');
 }
 
 typedef struct list_out {

@@ -103,7 +103,7 @@ static const char main_help[] =
     "  list             list published artifacts (never keys), newest first\n"
     "  delete           delete artifacts (row, then object), one version or by retention\n"
     "  rewrap           re-wrap registry keys under a new key-encryption key\n"
-    "  cleanup          abort stale S3 multipart uploads (after a SIGKILLed publish)\n"
+    "  cleanup          remove what SIGKILLed publishes left (S3 multipart uploads, temp files)\n"
     "  version          print the version (--verbose: CPU features in use)\n"
     "\n"
     "Run 'sealpub <command> --help' for a command's options and examples.\n"
@@ -239,6 +239,21 @@ static void on_progress(void *ctx, const sp_progress *p)
     } else {
         fprintf(stderr, "\r%9.1f MiB read %7.1f MiB/s", mib, rate);
     }
+}
+
+void json_public_url(const char *object_key)
+{
+    const char *base = getenv("SEALPUB_PUBLIC_BASE_URL");
+    printf(",\"public_url\":");
+    if (!base || !*base) {
+        printf("null");
+        return;
+    }
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/') n--;
+    char url[4096];
+    snprintf(url, sizeof(url), "%.*s/%s", (int)n, base, object_key);
+    json_string(stdout, url);
 }
 
 void json_string(FILE *f, const char *s)
@@ -462,6 +477,7 @@ static int cmd_publish(int argc, char **argv)
                (unsigned long long)r.chunks_fast, (unsigned long long)r.chunks_deflated, r.level, r.threads,
                r.chunk_size, r.replaced ? "true" : "false", r.seconds, mbps);
         if (r.docker_image_id[0]) print_docker_image_json(&r);
+        json_public_url(r.object_key);
         printf(",\"claim_wait_seconds\":%.3f,\"warnings\":[", r.claim_wait_seconds);
         for (unsigned i = 0; i < r.warnings_count; i++) {
             if (i) putchar(',');
@@ -542,7 +558,8 @@ static int cmd_open(int argc, char **argv)
 static const char fetch_help[] =
     "usage: sealpub fetch --name N --stage S [--arch A] (--version V | --latest)\n"
     "                     (-o OUT|- | --verify | --docker-load)\n"
-    "                     [--store URL] [--registry URL] [--parallel N] [--threads N] [--json] [--quiet]\n"
+    "                     [--store URL | --via-public-url] [--registry URL] [--parallel N] [--threads N]\n"
+    "                     [--json] [--quiet]\n"
     "\n"
     "Looks up the registry row, downloads the object with parallel ranged reads,\n"
     "checks its size and SHA-256 against the row and its header against the row's\n"
@@ -551,6 +568,8 @@ static const char fetch_help[] =
     "everything but write. --docker-load loads the image archive into the Docker\n"
     "engine on $DOCKER_HOST (POST /images/load), only after all of it was verified\n"
     "(it is fetched to a private temporary file under $TMPDIR first).\n"
+    "--via-public-url downloads with unsigned HTTPS GETs from $SEALPUB_PUBLIC_BASE_URL\n"
+    "(the CDN in front of the bucket) and verifies exactly as from S3.\n"
     "\n"
     "examples:\n"
     "  sealpub fetch --name api --stage dev --arch arm64 --version 1.4.2 -o api.tar\n"
@@ -601,9 +620,10 @@ static int cmd_fetch(int argc, char **argv)
         {"registry", required_argument, 0, 'R'}, {"parallel", required_argument, 0, 'p'},
         {"json", no_argument, 0, 'j'},           {"quiet", no_argument, 0, 'q'},
         {"docker-load", no_argument, 0, 'D'},    {"help", no_argument, 0, 'H'},
-        {"threads", required_argument, 0, 'T'},  {0, 0, 0, 0},
+        {"threads", required_argument, 0, 'T'},  {"via-public-url", no_argument, 0, 'P'},
+        {0, 0, 0, 0},
     };
-    int docker_load = 0;
+    int docker_load = 0, via_public = 0;
     char loaded[1024] = "";
     sp_fetch_opts o;
     sp_fetch_opts_init(&o);
@@ -621,6 +641,7 @@ static int cmd_fetch(int argc, char **argv)
         case 'o': o.output = optarg; break;
         case 'V': verify = 1; break;
         case 'D': docker_load = 1; break;
+        case 'P': via_public = 1; break;
         case 'S': o.store_url = optarg; break;
         case 'R': o.registry_url = optarg; break;
         case 'p':
@@ -643,6 +664,15 @@ static int cmd_fetch(int argc, char **argv)
     if (!o.version == !latest) return usage_error("fetch", "give exactly one of --version V and --latest");
     if ((o.output != NULL) + verify + docker_load != 1)
         return usage_error("fetch", "give exactly one of -o OUT, --verify and --docker-load");
+    if (via_public) {
+        /* The CDN in front of the bucket: unsigned GETs of BASE/OBJECT_KEY,
+         * verified against the row exactly like the S3 path. */
+        const char *base = getenv("SEALPUB_PUBLIC_BASE_URL");
+        if (o.store_url) return usage_error("fetch", "give --store or --via-public-url, not both");
+        if (!base || !*base)
+            return usage_error("fetch", "--via-public-url needs SEALPUB_PUBLIC_BASE_URL (the CDN's base URL for the store)");
+        o.store_url = base;
+    }
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;
     sp_fetch_result r;
@@ -771,10 +801,11 @@ static int cmd_cleanup(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'H':
-            puts("usage: sealpub cleanup [--store s3://BUCKET[/PREFIX]] [--older-than SECONDS]\n\n"
-                 "Aborts multipart uploads under the store's prefix started more than SECONDS\n"
-                 "ago (default 3600): what a publish killed with SIGKILL leaves behind. Uploads\n"
-                 "in progress are younger than that; pass 0 only when no publish is running.");
+            puts("usage: sealpub cleanup [--store URL] [--older-than SECONDS]\n\n"
+                 "Removes what a publish killed with SIGKILL leaves behind, older than SECONDS\n"
+                 "(default 3600): an s3:// store's multipart uploads under its prefix (aborted),\n"
+                 "a file:// store's temporary files. Uploads in progress are younger than that;\n"
+                 "pass 0 only when no publish is running.");
             return 0;
         default: return option_error("cleanup", c, argv);
         }
@@ -783,7 +814,11 @@ static int cmd_cleanup(int argc, char **argv)
     unsigned removed = 0;
     sp_error err = {0};
     if (sp_store_cleanup(store, older, &removed, &err) != SP_OK) return report("cleanup", &err);
-    fprintf(stderr, "cleanup: aborted %u stale multipart upload%s\n", removed, removed == 1 ? "" : "s");
+    const char *url = store ? store : getenv("SEALPUB_STORE");
+    if (url && !strncmp(url, "s3://", 5))
+        fprintf(stderr, "cleanup: aborted %u stale multipart upload%s\n", removed, removed == 1 ? "" : "s");
+    else
+        fprintf(stderr, "cleanup: removed %u stale temporary file%s\n", removed, removed == 1 ? "" : "s");
     return 0;
 }
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# it_s3_creds.sh: where S3 credentials come from, as the AWS CLI resolves
-# them, each against a real radosgw: the shared files (static keys, an
-# AWS_PROFILE, credential_process), STS AssumeRole through role_arn +
-# source_profile (on a gateway of our own with radosgw's STS turned on), the
-# EC2 instance metadata service (IMDSv2) and the ECS/EKS container endpoint,
-# the chain's message when nothing is found, and credentials that expire in
-# seconds in the middle of a slowed upload.
+# it_s3_creds.sh: S3 as it is configured in the field, each case against a
+# real radosgw. Credentials as the AWS CLI resolves them: the shared files
+# (static keys, an AWS_PROFILE, credential_process), STS AssumeRole through
+# role_arn + source_profile, the EC2 instance metadata service (IMDSv2) and
+# the ECS/EKS container endpoint, the chain's message when nothing is found,
+# and credentials that expire in seconds in the middle of a slowed upload.
+# Then, on a gateway of our own (radosgw's STS, TLS with a private CA, a DNS
+# name for virtual-hosted requests, a test KMS key): AWS_CA_BUNDLE and the
+# profile's ca_bundle, path-style and virtual-hosted addressing, SSE-KMS,
+# storage class and tags.
 #
 # The EC2 metadata service and the container credentials endpoint exist only
 # inside AWS: they are served by creds_endpoints.py on 127.0.0.1, which

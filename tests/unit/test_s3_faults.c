@@ -618,3 +618,35 @@ Test(s3_faults, crc32c_per_part_and_fallback_when_the_server_ignores_it)
     free(d);
     sp_store_close(&st);
 }
+
+/* The cancel flag is the store's own (sp_store_set_cancel), and reads obey
+ * it too: fetch's ranged GETs stop on SIGINT instead of waiting out a
+ * stalled server. A second store opened beside it is not cancelled. */
+Test(s3_faults, cancel_flag_stops_a_stalled_read_and_belongs_to_one_store)
+{
+    start();
+    sp_store st, other;
+    char url[1100];
+    sp_error err = {0};
+    open_store("readcancel", &st, url, sizeof(url));
+    open_store("readcancel", &other, url, sizeof(url));
+    uint8_t *d = sp_test_pattern(4096, 3);
+    cr_assert_eq(sp_test_put_object(&st, "obj", d, 4096, 4096, &err), SP_OK, "%s", err.msg);
+    cancel_flag = 0;
+    sp_store_set_cancel(&st, &cancel_flag);
+    rules("[{\"op\": \"GetObject\", \"times\": 1, \"action\": \"stall\", \"after_bytes\": 0, \"seconds\": 60}]");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, raise_cancel, NULL), 0);
+    uint8_t buf[4096];
+    cr_expect_eq(st.ops->read_range(st.impl, "obj", 0, buf, sizeof(buf), &err), SP_ERR_INTERRUPTED, "%s", err.msg);
+    pthread_join(t, NULL);
+    cr_expect(strstr(err.msg, "interrupted"), "%s", err.msg);
+    cr_expect_eq(proxy_count("--op GetObject --action stall", 1), 1, "the read was held by the proxy");
+    /* The flag is still up, but the other store never saw it. */
+    cr_expect_eq(other.ops->read_range(other.impl, "obj", 0, buf, sizeof(buf), &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(memcmp(buf, d, sizeof(buf)), 0);
+    cancel_flag = 0;
+    free(d);
+    sp_store_close(&st);
+    sp_store_close(&other);
+}

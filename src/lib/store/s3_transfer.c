@@ -261,7 +261,11 @@ sp_status s3_xfer_start(CURLM *m, s3_xfer *x, sp_error *err)
     sp_status s = st->creds->get(st->creds, cr, err);
     if (s != SP_OK) {
         sp_creds_free(cr);
-        return s == SP_ERR_NOT_FOUND ? sp_fail(err, SP_ERR_USAGE, "%s", err ? err->msg : "S3 credentials missing") : s;
+        /* Credentials that vanished since open (a profile deleted, the
+         * metadata service gone) are a configuration problem, not a
+         * missing object. */
+        if (s == SP_ERR_NOT_FOUND && err) err->status = SP_ERR_USAGE;
+        return s == SP_ERR_NOT_FOUND ? SP_ERR_USAGE : s;
     }
 
     char date[SP_SIGV4_AMZ_DATE_LEN + 1];

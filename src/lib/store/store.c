@@ -19,6 +19,7 @@ sp_status sp_store_open(const char *url, sp_store *st, sp_error *err)
     if (strncmp(url, "file://", 7) == 0) return sp_store_file_open(url + 7, st, err);
     if (strncmp(url, "file:", 5) == 0) return sp_store_file_open(url + 5, st, err);
     if (strncmp(url, "s3://", 5) == 0) return sp_store_s3_open(url, st, err);
+    if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) return sp_store_http_open(url, st, err);
     if (url[0] == '/')
         return sp_fail(err, SP_ERR_USAGE, "store URL '%.200s' has no scheme: did you mean file://%.200s?", url, url);
     /* Only the scheme is echoed: the rest may carry credentials. */

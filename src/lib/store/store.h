@@ -72,5 +72,8 @@ SP_MUST_USE sp_status sp_store_cleanup_stale(sp_store *st, long older_than_secon
 /* Backends. */
 sp_status sp_store_file_open(const char *dir, sp_store *st, sp_error *err);
 sp_status sp_store_s3_open(const char *url, sp_store *st, sp_error *err);
+/* Read-only, unsigned HTTP(S) GETs of BASE/KEY: a CDN or public-read prefix
+ * in front of the bucket (fetch --via-public-url). */
+sp_status sp_store_http_open(const char *base_url, sp_store *st, sp_error *err);
 
 #endif
