@@ -37,7 +37,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sysroot=${SEALPUB_ARM64_SYSROOT:-$root/build-arm64-sysroot}
 build=${SEALPUB_ARM64_BUILD_DIR:-$root/build-arm64}
-suite=bookworm
+# The Debian release of the arm64 libraries; bullseye for the aarch64 wheel
+# (scripts/wheels.sh), whose glibc floor is the oldest supported system.
+suite=${SEALPUB_ARM64_SUITE:-bookworm}
 
 HOST_PKGS=(build-essential cmake pkg-config gcc-aarch64-linux-gnu qemu-user-static mmdebstrap)
 # The arm64 side: what cmake/SealpubDeps.cmake finds, plus the C library.

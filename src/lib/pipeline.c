@@ -827,6 +827,9 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     if (s == SP_OK) s = sp_registry_configured(o->registry_url, &registry_named, err);
     if (s == SP_OK) s = sp_store_open(o->store_url, &st, err);
     if (s == SP_OK) sp_store_set_cancel(&st, o->cancel); /* the store's own; no process-wide flag */
+    if (s == SP_OK && strcmp(st.ops->scheme, "https") == 0)
+        s = sp_fail(err, SP_ERR_USAGE,
+                    "an http(s):// store is the read-only public URL in front of the bucket: publish to s3://BUCKET");
     /* The row is the only copy of the key: a remote store with the local
      * default registry would put it in a file that a CI container loses. */
     if (s == SP_OK && !registry_named && strcmp(st.ops->scheme, "file") != 0)

@@ -410,7 +410,7 @@ end_case
 begin_case 5 "gives up after 3 attempts: exit 7, upload aborted, no row" "persistent 503 SlowDown on every UploadPart"
 rules '[{"op": "UploadPart", "times": -1, "action": "error", "status": 503, "code": "SlowDown"}]'
 run "${VP[@]}" SEALPUB_S3_MAX_ATTEMPTS=3 "${PUB[@]}" "$WORK/in.bin" --version c5 --content raw
-want_rc 7 c5
+want_rc 12 c5
 want_err "SlowDown" c5
 want_err "after 3 attempts" c5
 want_no_row c5
@@ -472,7 +472,7 @@ gw_stop
 gw_pid >/dev/null && bad "gateway still alive" || ok "gateway killed (pid $pid_before)"
 touch "$WORK/gate"
 wait_exit "$pub" 60
-want_rc 7 c8
+want_rc 12 c8
 want_err "127.0.0.1:$GW_PORT" c8
 want_no_row c8
 t=$(date +%s.%N)
@@ -495,7 +495,7 @@ wait_for 20 has_open_upload && ok "upload in progress" || bad "the upload never 
 pg2_ctl -m fast -w stop && ok "PostgreSQL stopped mid-upload" || bad "pg_ctl stop"
 touch "$WORK/gate"
 wait_exit "$pub" 60
-want_rc 8 c9
+want_rc 13 c9
 want_err "registry" c9
 want_err "deleted again" c9
 pg2_ctl -w start || bad "our PostgreSQL did not come back"

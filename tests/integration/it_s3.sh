@@ -48,7 +48,7 @@ expect_one_line "wrong secret"
 [[ $ERR != *wrong-secret* && $ERR != *"$AWS_SECRET_ACCESS_KEY"* ]] && ok "no secret in the error" || bad "secret in: $ERR"
 expect_exit 7 "missing bucket" -- "${P[@]}" "$WORK/small.bin" --name obj --version nobucket --store "s3://no-such-bucket-$$/x"
 expect_err_contains "NoSuchBucket" "missing bucket named"
-expect_exit 7 "unreachable endpoint" -- env AWS_ENDPOINT_URL_S3=http://127.0.0.1:1 SEALPUB_S3_MAX_ATTEMPTS=2 "${P[@]}" "$WORK/small.bin" --name obj --version unreachable
+expect_exit 12 "unreachable endpoint (retryable)" -- env AWS_ENDPOINT_URL_S3=http://127.0.0.1:1 SEALPUB_S3_MAX_ATTEMPTS=2 "${P[@]}" "$WORK/small.bin" --name obj --version unreachable
 expect_err_contains "127.0.0.1:1" "endpoint named"
 for v in wrongkey nobucket unreachable; do
     [[ -z $(psql "$DATABASE_URL" -Atc "SELECT 1 FROM resources WHERE version='$v'") ]] || bad "row for failed publish $v"

@@ -38,6 +38,7 @@ static size_t openssl_wrap(const uint8_t kek[32], const uint8_t *key, size_t len
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int n = 0, m = 0;
     cr_assert(c);
+    EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW); /* needed by OpenSSL 1.1.1 */
     cr_assert_eq(EVP_EncryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, kek, NULL), 1);
     cr_assert_eq(EVP_EncryptUpdate(c, out, &n, key, (int)len), 1);
     cr_assert_eq(EVP_EncryptFinal_ex(c, out + n, &m), 1);

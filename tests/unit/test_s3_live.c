@@ -248,3 +248,53 @@ Test(s3_live, unreachable_endpoint_is_a_clear_error)
     cr_expect_eq(st.ops->stat(st.impl, "obj", &size, &err), SP_ERR_STORE, "%s", err.msg);
     sp_store_close(&st);
 }
+
+/* The object's HEAD answer, by curl's own SigV4 (an independent client). */
+static void head_by_curl(const char *key, char *out, size_t cap)
+{
+    const char *url = base_url + 5; /* "bucket/prefix..." */
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "curl -sS -f -I --aws-sigv4 'aws:amz:%s:s3' --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" "
+             "-H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' "
+             "\"$AWS_ENDPOINT_URL_S3/%s/%s\" | tr -d '\\r'",
+             getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1", url, key);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    cr_assert_eq(pclose(p), 0, "curl HEAD failed: %s", out);
+}
+
+/* User metadata (x-amz-meta-*) set before the first write reaches the
+ * object, on a single PUT and on a multipart upload; bad names and values
+ * are refused, and metadata after the first byte is a caller error. */
+Test(s3_live, metadata_on_single_and_multipart_objects)
+{
+    need_service();
+    sp_store st;
+    sp_error err = {0};
+    cr_assert_eq(sp_store_open(base_url, &st, &err), SP_OK, "%s", err.msg);
+    size_t sizes[] = {1000, 11 * MiB};
+    for (int i = 0; i < 2; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "meta-%d", i);
+        uint8_t *d = sp_test_pattern(sizes[i], 9);
+        sp_upload *up;
+        cr_assert_eq(st.ops->put_begin(st.impl, key, sizes[i], &up, &err), SP_OK, "%s", err.msg);
+        cr_expect_eq(sp_store_put_meta(&st, up, "Bad_Name", "x", &err), SP_ERR_USAGE);
+        cr_expect_eq(sp_store_put_meta(&st, up, "ok", "line\nbreak", &err), SP_ERR_USAGE);
+        cr_assert_eq(sp_store_put_meta(&st, up, "sealpub-artifact-id", "0123456789abcdef", &err), SP_OK, "%s", err.msg);
+        cr_assert_eq(sp_store_put_meta(&st, up, "sealpub-identity", "model/dev/amd64/1", &err), SP_OK, "%s", err.msg);
+        cr_assert_eq(st.ops->put_write(up, d, sizes[i], &err), SP_OK, "%s", err.msg);
+        cr_expect_eq(sp_store_put_meta(&st, up, "late", "x", &err), SP_ERR_INTERNAL);
+        cr_assert_eq(st.ops->put_commit(up, &err), SP_OK, "%s", err.msg);
+        char head[8192];
+        head_by_curl(key, head, sizeof(head));
+        cr_expect(strstr(head, "x-amz-meta-sealpub-artifact-id: 0123456789abcdef") &&
+                      strstr(head, "x-amz-meta-sealpub-identity: model/dev/amd64/1"),
+                  "%s: %s", key, head);
+        free(d);
+    }
+    sp_store_close(&st);
+}

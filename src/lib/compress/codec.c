@@ -137,6 +137,32 @@ static size_t fast_compress(sp_codec *c, const uint8_t *in, size_t len, uint8_t 
 #endif
 }
 
+/* The same member libdeflate's level 0 writes (header XFL 4, OS 255; stored
+ * blocks of at most 65535 bytes; CRC-32 and size), written here when
+ * libdeflate returns 0: before 1.9 (Debian 11 has 1.7) it wants about 20
+ * bytes of slack past the exact output size, and callers may size the buffer
+ * exactly. 0 if it does not fit in cap. */
+static size_t stored_member(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    size_t blocks = len ? (len + 65534) / 65535 : 1;
+    if (len > UINT32_MAX || cap < 18 + len + 5 * blocks) return 0;
+    static const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 0xff};
+    memcpy(out, header, sizeof header);
+    size_t o = sizeof header, i = 0;
+    do {
+        size_t n = len - i > 65535 ? 65535 : len - i;
+        out[o++] = i + n == len; /* BFINAL on the last block, BTYPE 00: stored */
+        sp_put_le16(out + o, (uint16_t)n);
+        sp_put_le16(out + o + 2, (uint16_t)~n);
+        memcpy(out + o + 4, in + i, n);
+        o += 4 + n;
+        i += n;
+    } while (i < len);
+    sp_put_le32(out + o, libdeflate_crc32(0, in, len));
+    sp_put_le32(out + o + 4, (uint32_t)len);
+    return o + 8;
+}
+
 /* log2 of a positive integer without libm: exponent from the bit length, the
  * mantissa m in [1,2) by the atanh series of ln m (error < 2e-5 bits). */
 static double log2_u64(uint64_t v)
@@ -210,6 +236,7 @@ sp_status sp_codec_compress(sp_codec *c, const uint8_t *in, size_t len, uint8_t 
         }
     }
     n = libdeflate_gzip_compress(c->store, in, len, out, cap);
+    if (!n) n = stored_member(in, len, out, cap);
     if (!n) return sp_fail(err, SP_ERR_INTERNAL, "gzip output buffer too small (%zu for %zu bytes)", cap, len);
     *kind = SP_CODEC_STORED;
     *out_len = n;

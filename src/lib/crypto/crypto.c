@@ -119,6 +119,8 @@ static sp_status key_wrap_op(int enc, const uint8_t kek[32], const uint8_t *in, 
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int n = 0, m = 0, ok;
     if (!c) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    /* OpenSSL 1.1.1 refuses wrap modes without this flag; 3.x ignores it. */
+    EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
     ok = EVP_CipherInit_ex(c, EVP_aes_256_wrap_pad(), NULL, kek, NULL, enc) == 1 &&
          EVP_CipherUpdate(c, out, &n, in, (int)in_len) == 1 && EVP_CipherFinal_ex(c, out + n, &m) == 1;
     EVP_CIPHER_CTX_free(c);

@@ -64,7 +64,9 @@ static sp_status get_token(imds *m, sp_error *err)
     sp_error e;
     if (imds_call(m, "PUT", "/latest/api/token", hdrs, &h, &e) != SP_OK)
         /* A hop limit of 1 seen from a container looks the same: no answer. */
-        return sp_fail(err, SP_ERR_NOT_FOUND, "no IMDSv2 token from the EC2 metadata service: %s", e.msg);
+        return sp_fail(err, SP_ERR_NOT_FOUND,
+                       "no IMDSv2 token from the EC2 metadata service: %s (from a container on EC2 the "
+                       "instance's metadata hop limit must be 2 or more)", e.msg);
     sp_status s = SP_OK;
     if (h.status != 200 || !h.resp_len || h.resp_len >= sizeof(m->token) || strpbrk(h.resp, "\r\n"))
         /* 403: the instance has the metadata service turned off; anything
