@@ -109,12 +109,19 @@ make_sysroot() {
     # execution). The merged-usr hook makes /lib -> usr/lib as on a real
     # bookworm system, where the arm64 dynamic loader is looked up.
     local mmlog=$sysroot.log
-    if ! mmdebstrap --mode=root --variant=extract --arch=arm64 \
-        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-        --include="$include" "$suite" "$tmp" >"$mmlog" 2>&1; then
-        tail -n 30 "$mmlog" >&2
-        log "error: mmdebstrap failed; full log in $mmlog"
-        exit 1
+    local mm=(mmdebstrap --mode=root --variant=extract --arch=arm64
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --include="$include" "$suite" "$tmp")
+    if ! "${mm[@]}" >"$mmlog" 2>&1; then
+        # shellcheck source=scripts/debian-mirror.sh
+        source "$root/scripts/debian-mirror.sh"
+        mapfile -t fallback < <(mm_fallback_sources "$suite")
+        log "mmdebstrap failed; again without the security archive (mirror without arm64 $suite-security?)"
+        rm -rf "$tmp"
+        if ! "${mm[@]}" "${fallback[@]}" >"$mmlog" 2>&1; then
+            tail -n 30 "$mmlog" >&2
+            log "error: mmdebstrap failed; full log in $mmlog"
+            exit 1
+        fi
     fi
     rm -f "$mmlog"
     # Debian's -dev symlinks may be absolute (libm.so -> /lib/...so.6); inside

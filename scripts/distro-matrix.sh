@@ -45,11 +45,18 @@ rootfs_tar() {
         log "$suite: making the root filesystem (mmdebstrap, ${#PKGS[@]} packages) into $tar"
         # Written beside, moved in place when complete: an interrupted run
         # never leaves a truncated tarball that looks cached.
-        if ! nice mmdebstrap --mode=root --variant=minbase --format=tar --include="$include" \
-            "$suite" "$tar.tmp" >"$tar.log" 2>&1; then
-            tail -n 20 "$tar.log" >&2
+        local mm=(nice mmdebstrap --mode=root --variant=minbase --format=tar --include="$include" "$suite" "$tar.tmp")
+        if ! "${mm[@]}" >"$tar.log" 2>&1; then
+            # shellcheck source=scripts/debian-mirror.sh
+            source "$root/scripts/debian-mirror.sh"
+            mapfile -t fallback < <(mm_fallback_sources "$suite")
+            log "$suite: mmdebstrap failed; again without the security archive"
             rm -f "$tar.tmp"
-            return 1
+            if ! "${mm[@]}" "${fallback[@]}" >"$tar.log" 2>&1; then
+                tail -n 20 "$tar.log" >&2
+                rm -f "$tar.tmp"
+                return 1
+            fi
         fi
         mv "$tar.tmp" "$tar"
         rm -f "$tar.log"
@@ -72,6 +79,13 @@ run_suite() {
     mount --rbind /dev "$dir/dev"
     mount --make-rslave "$dir/dev"
     mount -t tmpfs tmpfs "$dir/tmp"
+    # The test data outside the repository (SP_SHARED_DIR = source/../shared:
+    # the AWS SigV4 suite), read-only.
+    if [[ -d $root/../shared ]]; then
+        mkdir -p "$dir/shared"
+        mount --bind "$root/../shared" "$dir/shared"
+        mount -o remount,bind,ro "$dir/shared"
+    fi
     t2=$SECONDS
     local versions
     versions=$(chroot "$dir" sh -c 'cmake --version | head -1; gcc -dumpfullversion; for p in libssl-dev libcurl4-openssl-dev libpq-dev libdeflate-dev liburing-dev libcriterion-dev; do dpkg-query -W -f "\${Package} \${Version}\n" $p; done' | tr '\n' ';')
@@ -103,7 +117,7 @@ run_suite() {
 umount_all() {
     local d=$1 m
     [[ -d $d ]] || return 0
-    for m in tmp dev proc; do
+    for m in shared tmp dev proc; do
         if mountpoint -q "$d/$m"; then umount -R "$d/$m" || umount -lR "$d/$m"; fi
     done
 }

@@ -31,9 +31,17 @@ tar=$cache/$suite-$darch-wheeltest.tar
 if [[ ! -s $tar ]]; then
     mkdir -p "$cache"
     log "making $tar (mmdebstrap minbase $suite $darch + ${PKGS[*]})"
-    nice mmdebstrap --mode=root --variant=minbase --arch="$darch" --format=tar \
-        --include="$(IFS=,; echo "${PKGS[*]}")" "$suite" "$tar.tmp" >"$tar.log" 2>&1 ||
-        { tail -20 "$tar.log" >&2; rm -f "$tar.tmp"; exit 1; }
+    mm=(nice mmdebstrap --mode=root --variant=minbase --arch="$darch" --format=tar
+        --include="$(IFS=,; echo "${PKGS[*]}")" "$suite" "$tar.tmp")
+    if ! "${mm[@]}" >"$tar.log" 2>&1; then
+        # shellcheck source=scripts/debian-mirror.sh
+        source "$(dirname "$0")/debian-mirror.sh"
+        mapfile -t fallback < <(mm_fallback_sources "$suite")
+        log "mmdebstrap failed; again without the security archive"
+        rm -f "$tar.tmp"
+        "${mm[@]}" "${fallback[@]}" >"$tar.log" 2>&1 ||
+            { tail -20 "$tar.log" >&2; rm -f "$tar.tmp"; exit 1; }
+    fi
     mv "$tar.tmp" "$tar"
     rm -f "$tar.log"
 fi

@@ -1,6 +1,7 @@
 /* input.c: container bytes in, from a file descriptor or a callback, hashed and cancellable; the header. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,21 @@
 #include "reader/reader.h"
 
 static int cancelled(const sp_byte_in *in) { return in->cancel && __atomic_load_n(in->cancel, __ATOMIC_RELAXED); }
+
+/* A signal that lands after a partial read, or between the cancel check
+ * and read(), interrupts nothing: the next read() on a silent pipe would
+ * then wait forever. So a stream is waited on in poll() with a short
+ * timeout, and the flag is checked on every wake-up. */
+static sp_status wait_readable(sp_byte_in *in, sp_error *err)
+{
+    struct pollfd pfd = {.fd = in->fd, .events = POLLIN};
+    for (;;) {
+        if (cancelled(in)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
+        int r = poll(&pfd, 1, 200);
+        if (r > 0) return SP_OK; /* readable, at end of input, or an error read() will report */
+        if (r < 0 && errno != EINTR) return sp_fail(err, SP_ERR_IO, "poll %s: %s", in->name, strerror(errno));
+    }
+}
 
 sp_status sp_in_read(sp_byte_in *in, uint8_t *buf, size_t len, size_t *got, sp_error *err)
 {
@@ -18,6 +34,8 @@ sp_status sp_in_read(sp_byte_in *in, uint8_t *buf, size_t len, size_t *got, sp_e
         s = in->read(in->ctx, buf, len, &done, err);
     } else {
         while (done < len) {
+            if (in->stream) SP_TRY(wait_readable(in, err));
+            else if (cancelled(in)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
             ssize_t n = read(in->fd, buf + done, len - done);
             /* The CLI's handlers do not restart read(), so a signal while a
              * pipe or FIFO is silent lands here and is observed. */
@@ -73,9 +91,11 @@ sp_status sp_in_open(const char *path, volatile const int *cancel, sp_byte_in *i
     memset(in, 0, sizeof(*in));
     in->name = path;
     in->cancel = cancel;
+    struct stat sb;
     if (strcmp(path, "-") == 0) {
         in->fd = STDIN_FILENO;
         in->name = "<stdin>";
+        in->stream = fstat(in->fd, &sb) != 0 || !S_ISREG(sb.st_mode);
         return SP_OK;
     }
     /* Opening a FIFO blocks until a writer appears; a signal then returns
@@ -84,11 +104,12 @@ sp_status sp_in_open(const char *path, volatile const int *cancel, sp_byte_in *i
     while ((in->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR)
         if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
     if (in->fd < 0) return sp_fail(err, SP_ERR_INPUT, "%s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(in->fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    if (fstat(in->fd, &sb) != 0) sb.st_mode = S_IFIFO; /* unknown: treat as a stream */
+    if (S_ISDIR(sb.st_mode)) {
         close(in->fd);
         in->fd = -1;
         return sp_fail(err, SP_ERR_INPUT, "%s: is a directory", path);
     }
+    in->stream = !S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode);
     return SP_OK;
 }

@@ -22,6 +22,7 @@ typedef struct sp_byte_in {
     uint64_t pos;                /* bytes consumed so far */
     sp_sha256 *hash;             /* when set, every consumed byte is hashed */
     volatile const int *cancel;  /* checked before every read and on EINTR */
+    int stream;                  /* a pipe, FIFO, socket or terminal: wait in poll(), not read() */
 } sp_byte_in;
 
 sp_status sp_in_read(sp_byte_in *in, uint8_t *buf, size_t len, size_t *got, sp_error *err) SP_MUST_USE;

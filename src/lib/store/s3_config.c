@@ -385,10 +385,11 @@ static sp_status load_credentials(s3_store *st, sp_error *err)
 {
     sp_creds_env ce;
     SP_TRY(creds_env(st, &ce, err));
-    sp_creds_provider *chain;
-    SP_TRY(sp_creds_default_chain(&ce, &chain, err));
+    /* The margin first: nothing is allocated yet if it is malformed. */
     long margin;
     SP_TRY(env_long("SEALPUB_CREDENTIALS_REFRESH_SECONDS", 0, 3600, 300, &margin, err));
+    sp_creds_provider *chain;
+    SP_TRY(sp_creds_default_chain(&ce, &chain, err));
     st->creds = sp_creds_cached_new(chain, margin);
     if (!st->creds) return sp_fail(err, SP_ERR_NOMEM, "out of memory");
     sp_creds *c = sp_creds_new();
