@@ -190,8 +190,9 @@ def _write_wheel(directory, project, entries, tag="py3-none-any"):
         for entry in entries:
             arcname, data = entry[0], entry[1]
             info = zipfile.ZipInfo(arcname, ZIP_DATE)
-            # pip keeps the mode of executables: the bundled binary stays runnable.
-            info.external_attr = (entry[2] if len(entry) > 2 else 0o644) << 16
+            # A regular file's full st_mode: pip marks a file executable only
+            # when the mode says S_IFREG and has an x bit (the bundled binary).
+            info.external_attr = (0o100000 | (entry[2] if len(entry) > 2 else 0o644)) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             wheel.writestr(info, data)
             records.append(_record_line(arcname, data))

@@ -141,6 +141,10 @@ static const char publish_help[] =
     "  --content MODE       auto (default: tar if the name or first block says so), tar, raw\n"
     "  --expect-size N      fail unless the input is exactly N bytes\n"
     "  --expect-sha256 HEX  fail unless the input's SHA-256 is HEX\n"
+    "  --sse MODE           S3 server-side encryption: AES256 or aws:kms (env SEALPUB_S3_SSE)\n"
+    "  --sse-kms-key-id ID  the KMS key for --sse aws:kms (env SEALPUB_S3_SSE_KMS_KEY_ID)\n"
+    "  --storage-class C    S3 storage class, e.g. STANDARD_IA (env SEALPUB_S3_STORAGE_CLASS)\n"
+    "  --tag KEY=VALUE      S3 object tag; repeat for more (env SEALPUB_S3_TAGS=K=V,K=V)\n"
     "  --dry-run            check every setting, the store, the registry and the claim;\n"
     "                       upload nothing and print the object key and row\n"    "  --json               print one JSON object with the result on stdout\n"
     "  --quiet              no progress and no summary\n"
@@ -340,11 +344,15 @@ static int cmd_publish(int argc, char **argv)
         {"expect-size", required_argument, 0, 'z'}, {"expect-sha256", required_argument, 0, 'h'},
         {"json", no_argument, 0, 'j'},            {"quiet", no_argument, 0, 'q'},
         {"lock-timeout", required_argument, 0, 'L'}, {"dry-run", no_argument, 0, 'D'},
+        {"sse", required_argument, 0, 1001},      {"sse-kms-key-id", required_argument, 0, 1002},
+        {"storage-class", required_argument, 0, 1003}, {"tag", required_argument, 0, 1004},
         {"help", no_argument, 0, 'H'},            {0, 0, 0, 0},
     };
     sp_publish_opts o;
     sp_publish_opts_init(&o);
     int json = 0, quiet = 0, c;
+    char tags[3000] = "";
+    size_t tags_len = 0;
     long v;
     uint64_t size;
     const char *env;
@@ -415,6 +423,23 @@ static int cmd_publish(int argc, char **argv)
             o.lock_timeout = (double)v;
             break;
         case 'D': o.dry_run = 1; break;
+        /* S3 object settings: the flags set the same SEALPUB_S3_* variables the
+         * store reads (docs/CLI.md), so flag and variable cannot disagree. */
+        case 1001:
+            if (strcmp(optarg, "AES256") != 0 && strcmp(optarg, "aws:kms") != 0)
+                return usage_error("publish", "--sse must be AES256 or aws:kms, not '%s'", optarg);
+            setenv("SEALPUB_S3_SSE", optarg, 1);
+            break;
+        case 1002: setenv("SEALPUB_S3_SSE_KMS_KEY_ID", optarg, 1); break;
+        case 1003: setenv("SEALPUB_S3_STORAGE_CLASS", optarg, 1); break;
+        case 1004: {
+            if (!strchr(optarg, '=') || strchr(optarg, ','))
+                return usage_error("publish", "--tag must be KEY=VALUE (repeat it for more), not '%s'", optarg);
+            if (tags_len + strlen(optarg) + 2 > sizeof(tags))
+                return usage_error("publish", "too many --tag values");
+            tags_len += (size_t)snprintf(tags + tags_len, sizeof(tags) - tags_len, "%s%s", tags_len ? "," : "", optarg);
+            break;
+        }
         case 'H': fputs(publish_help, stdout); return 0;
         default: return option_error("publish", c, argv);
         }
@@ -441,6 +466,7 @@ static int cmd_publish(int argc, char **argv)
             o.progress_ctx = &ps;
         }
     }
+    if (tags_len) setenv("SEALPUB_S3_TAGS", tags, 1);
     if (!quiet) o.notice = on_notice;
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;
@@ -478,6 +504,17 @@ static int cmd_publish(int argc, char **argv)
                r.chunk_size, r.replaced ? "true" : "false", r.seconds, mbps);
         if (r.docker_image_id[0]) print_docker_image_json(&r);
         json_public_url(r.object_key);
+        /* The S3 object settings in force (flags or SEALPUB_S3_*), null when unset. */
+        static const char *const s3_settings[][2] = {{"sse", "SEALPUB_S3_SSE"},
+                                                     {"sse_kms_key_id", "SEALPUB_S3_SSE_KMS_KEY_ID"},
+                                                     {"storage_class", "SEALPUB_S3_STORAGE_CLASS"},
+                                                     {"tags", "SEALPUB_S3_TAGS"}};
+        for (size_t i = 0; i < sizeof(s3_settings) / sizeof(s3_settings[0]); i++) {
+            const char *setting = getenv(s3_settings[i][1]);
+            printf(",\"%s\":", s3_settings[i][0]);
+            if (setting && *setting) json_string(stdout, setting);
+            else printf("null");
+        }
         printf(",\"claim_wait_seconds\":%.3f,\"warnings\":[", r.claim_wait_seconds);
         for (unsigned i = 0; i < r.warnings_count; i++) {
             if (i) putchar(',');

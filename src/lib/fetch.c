@@ -195,6 +195,7 @@ sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err)
     if (s == SP_OK && size != row.size_bytes)
         s = sp_row_check_object(&row, row.object_key, size, row.sha256, row.plain_size, err);
     if (s == SP_OK) s = sp_out_begin(o->output, &out, err);
+    out.cancel = o->cancel;
 
     unsigned nthreads = o->parallel ? o->parallel : 4;
     p.st = &st;

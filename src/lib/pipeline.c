@@ -9,8 +9,10 @@
  * buffer as one gzip member and seals it in place with the nonce of its
  * sequence number. The calling thread is the writer: it waits for the slot
  * whose number is next, feeds its bytes to SHA-256 and to the store, records
- * its index entry, and returns the slot to the pool. After the last chunk it
- * seals the index as the final record, writes the footer and commits.
+ * its index entry, and returns the slot to the pool; a helper thread does the
+ * hashing while the writer writes the same bytes (hash_behind, below). After
+ * the last chunk it seals the index as the final record, writes the footer
+ * and commits.
  *
  * Ordering. Only sequence numbers order anything: workers finish in any
  * order and park their slot in done[seq % nslots]; the writer consumes
@@ -574,15 +576,24 @@ static sp_status pipeline_alloc(pipeline *p, sp_error *err)
  * success *upo is the open upload, which the caller commits (after the
  * recovery journal has the row) or aborts. */
 static sp_status seal_to_store(pipeline *p, sp_store *st, const char *key, const uint8_t *header, size_t header_len,
-                               const sp_publish_opts *o, seal_out *out, sp_upload **upo, sp_error *err)
+                               const sp_publish_opts *o, const char *identity, const char *artifact_hex,
+                               seal_out *out, sp_upload **upo, sp_error *err)
 {
     sp_upload *up = NULL;
     *upo = NULL;
     SP_TRY(st->ops->put_begin(st->impl, key, UINT64_MAX, &up, err));
+    /* Who the object belongs to, readable without the registry (S3:
+     * x-amz-meta-sealpub-identity / -artifact-id); not secret. */
+    sp_status s = sp_store_put_meta(st, up, "sealpub-identity", identity, err);
+    if (s == SP_OK) s = sp_store_put_meta(st, up, "sealpub-artifact-id", artifact_hex, err);
+    if (s != SP_OK) {
+        st->ops->put_abort(up);
+        return s;
+    }
     pthread_t reader, *workers = calloc(p->nthreads, sizeof(pthread_t));
     unsigned started = 0;
     int reader_started = 0;
-    sp_status s = workers ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    s = workers ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
     if (s == SP_OK && pthread_create(&reader, NULL, reader_main, p) == 0) reader_started = 1;
     else if (s == SP_OK) s = sp_fail(err, SP_ERR_INTERNAL, "cannot start the reader thread");
     for (unsigned i = 0; s == SP_OK && i < p->nthreads; i++, started++)
@@ -934,7 +945,9 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
     }
     sp_upload *up = NULL;
     char journal[SP_OBJECT_KEY_MAX + 64] = "";
-    if (s == SP_OK) s = seal_to_store(&p, &st, key_name, header, header_len, o, &so, &up, err);
+    char artifact_hex[2 * SP_ARTIFACT_ID_LEN + 1];
+    sp_hex(hdr.artifact_id, SP_ARTIFACT_ID_LEN, artifact_hex);
+    if (s == SP_OK) s = seal_to_store(&p, &st, key_name, header, header_len, o, identity, artifact_hex, &so, &up, err);
     if (s == SP_OK) s = make_row(o, arch, key_name, &so, keys, &hdr, &row, err);
     /* The journal entry exists before the object does, so that a publish
      * killed between the commit and the row leaves its key recoverable. A

@@ -168,6 +168,7 @@ sp_status sp_open(const sp_open_opts *o, sp_open_result *r, sp_error *err)
     if (!o->input) return sp_fail(err, SP_ERR_USAGE, "no container given");
     SP_TRY(sp_in_open(o->input, o->cancel, &in, err));
     sp_status s = sp_out_begin(o->output, &out, err);
+    out.cancel = o->cancel;
     sp_unseal_cfg cfg = {.o = o, .threads = o->threads, .sink = out.sink, .sink_ctx = &out};
     if (s == SP_OK) s = sp_unseal_stream(&in, &cfg, r, err);
     s = sp_out_finish(&out, s, err);

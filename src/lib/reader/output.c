@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -20,10 +21,20 @@
 
 #include "reader/reader.h"
 
+static int cancelled(const sp_out_file *f) { return f->cancel && __atomic_load_n(f->cancel, __ATOMIC_RELAXED); }
+
 static sp_status sink_write(void *ctx, const uint8_t *buf, size_t len, sp_error *err)
 {
     sp_out_file *f = ctx;
     while (len) {
+        /* A stream whose reader stalls is waited on in poll(), so that a
+         * signal (already handled, or landing after a partial write) still
+         * ends the command. */
+        if (f->direct) {
+            struct pollfd pfd = {.fd = f->fd, .events = POLLOUT};
+            while (!cancelled(f) && poll(&pfd, 1, 200) == 0) {}
+        }
+        if (cancelled(f)) return sp_fail(err, SP_ERR_INTERRUPTED, "interrupted");
         ssize_t n = write(f->fd, buf, len);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return sp_fail(err, SP_ERR_IO, "write %s: %s", f->name, n < 0 ? strerror(errno) : "no progress");

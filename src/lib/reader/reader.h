@@ -77,6 +77,7 @@ typedef struct sp_out_file {
     char tmp[PATH_MAX];   /* named temporary file, when O_TMPFILE was not available */
     char dir[PATH_MAX];   /* directory of name, for O_TMPFILE */
     sp_sink_fn sink;
+    volatile const int *cancel; /* optional: a stalled consumer of a stream must not outlast a signal */
 } sp_out_file;
 sp_status sp_out_begin(const char *output, sp_out_file *f, sp_error *err) SP_MUST_USE;
 /* Commits (s == SP_OK) or discards the output; returns the final status. */
