@@ -83,8 +83,9 @@ glibc=$(for f in "$stage/bin/sealpub" "$stage"/bin/libs/*; do readelf -V --wide 
 platform=manylinux_2_${glibc}_$arch
 
 mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
 rm -f "$outdir"/sealpub-*-py3-none-*"$arch".whl
 wheel=$(cd "$root/python/build_backend" && SEALPUB_WHEEL_BINARY_DIR=$stage/bin SEALPUB_WHEEL_PLATFORM=$platform \
-    python3 -c 'import sys, sealpub_build; print(sealpub_build.build_wheel(sys.argv[1]))' "$(cd "$outdir" && pwd)")
+    python3 -c 'import sys, sealpub_build; print(sealpub_build.build_wheel(sys.argv[1]))' "$outdir")
 echo "build-wheel: $wheel: sealpub + ${#seen[@]} libraries ($(ls "$stage/bin/libs" | tr '\n' ' ')), glibc >= 2.$glibc" >&2
 echo "$outdir/$wheel"

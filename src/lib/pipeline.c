@@ -80,6 +80,7 @@ typedef struct pipeline {
     char expect_sha256[65];    /* lower-case hex */
     uint64_t expect_size;      /* UINT64_MAX = not given */
     volatile const int *cancel;
+    int create_only;           /* --on-exists fail on a store that honours it: commit only a new object */
     slot *slots;
 
     /* Guarded by mu. */
@@ -590,6 +591,7 @@ static sp_status seal_to_store(pipeline *p, sp_store *st, const char *key, const
         st->ops->put_abort(up);
         return s;
     }
+    if (p->create_only) st->ops->put_create_only(up);
     pthread_t reader, *workers = calloc(p->nthreads, sizeof(pthread_t));
     unsigned started = 0;
     int reader_started = 0;
@@ -886,6 +888,31 @@ sp_status sp_publish(const sp_publish_opts *o, sp_publish_result *r, sp_error *e
         if (had_prior && o->on_exists == SP_ON_EXISTS_FAIL)
             s = sp_fail(err, SP_ERR_EXISTS, "resource %s/%s/%s/%s already exists (use --on-exists replace)", o->name,
                         o->stage, arch, o->version);
+    }
+    /* --on-exists fail: the claim is the guard; where the store honours a
+     * create-only commit (If-None-Match: *), it is a second one, against a
+     * writer that bypasses the claim. Probed, never assumed. */
+    if (s == SP_OK && o->on_exists == SP_ON_EXISTS_FAIL && !had_prior && st.ops->probe_create_only &&
+        st.ops->put_create_only && !o->dry_run) {
+        int supported = 0;
+        uint64_t size = 0;
+        /* Under the claim, an object without a row is what a failed publish
+         * left (its delete failed too): replace it rather than refuse forever. */
+        sp_status k = st.ops->stat(st.impl, key_name, &size, err);
+        if (k == SP_OK) {
+            char m[256];
+            snprintf(m, sizeof(m), "an object without a registry row is stored at %.150s (left by a failed publish?): "
+                                   "it will be replaced", key_name);
+            publish_notice(&pn, m);
+        } else if (k != SP_ERR_NOT_FOUND) {
+            s = k;
+        } else {
+            s = st.ops->probe_create_only(st.impl, &supported, err);
+        }
+        p.create_only = supported;
+        if (s == SP_OK && !supported && k == SP_ERR_NOT_FOUND)
+            publish_notice(&pn, "the store ignores If-None-Match: only the identity claim guards against a "
+                                "concurrent writer of this key");
     }
     if (s == SP_OK && o->dry_run) {
         /* The store answers for this very key: credentials, bucket, prefix. */

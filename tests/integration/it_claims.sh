@@ -305,4 +305,43 @@ n=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM team_$PG_SCHEMA.artifacts")
 expect_exit 0 "fetch from it" -- env SEALPUB_TABLE=team_$PG_SCHEMA.artifacts "$B" fetch --name qual --stage dev --arch amd64 --version 1 --verify
 psql "$DATABASE_URL" -qc "DROP SCHEMA team_$PG_SCHEMA CASCADE" >/dev/null
 
+# ---- 8. conditional writes: a writer that bypasses the claim ---------------------------
+# --on-exists fail commits create-only where the store honours it (a probe
+# showed radosgw honours If-None-Match on PUT; on CompleteMultipartUpload it
+# does not, so sealpub looks just before it). An object written meanwhile by
+# something other than sealpub is then never replaced.
+outside_writer() { # size label
+    local size=$1 label=$2 key="$bucket/$prefix/dev/cw-amd64-$1.enc"
+    rm -f "$WORK/fifo"
+    mkfifo "$WORK/fifo"
+    "$B" publish "$WORK/fifo" --name cw --stage dev --arch amd64 --version "$size" --on-exists fail --content raw \
+        --quiet 2>"$WORK/cw.err" &
+    local pub=$!
+    exec 7>"$WORK/fifo"
+    head -c "$size" /dev/urandom >&7
+    echo "written by another tool" >"$WORK/outside.txt"
+    s3_put "$key" "$WORK/outside.txt"
+    exec 7>&-
+    local rc=0
+    wait $pub || rc=$?
+    [[ $rc == 9 ]] && ok "$label: the publish is refused (exit 9)" || bad "$label: exit $rc: $(cat "$WORK/cw.err")"
+    grep -q "already exists at s3://" "$WORK/cw.err" && ok "$label: the message says an object exists" || bad "$label: $(cat "$WORK/cw.err")"
+    s3_get "$key" "$WORK/now.txt"
+    cmp -s "$WORK/now.txt" "$WORK/outside.txt" && ok "$label: the other writer's object is intact" || bad "$label: object replaced"
+    expect_exit 11 "$label: no row" -- "$B" fetch --name cw --stage dev --arch amd64 --version "$size" --verify
+}
+outside_writer $((2 * MiB)) "single PUT (If-None-Match)"
+outside_writer $((20 * MiB)) "multipart (a look before Complete)"
+[[ $(s3_open_uploads "$bucket" "$prefix/dev/cw") == 0 ]] && ok "no multipart upload left open" || bad "uploads left open"
+# An object without a row (what a failed publish whose delete also failed
+# leaves) does not block --on-exists fail forever: it is replaced, and said.
+head -c 1000 /dev/urandom >"$WORK/orphan.bin"
+s3_put "$bucket/$prefix/dev/orphan-amd64-1.enc" "$WORK/orphan.bin"
+expect_exit 0 "fail mode over an orphan object" -- "$B" publish "$WORK/in0.bin" --name orphan --stage dev --arch amd64 --version 1 \
+    --on-exists fail --content raw --json
+grep -q "an object without a registry row is stored at dev/orphan-amd64-1.enc" "$WORK/stdout" &&
+    ok "the orphan replacement is reported in --json warnings" || bad "no orphan warning: $(cat "$WORK/stdout")"
+"$B" fetch --name orphan --stage dev --arch amd64 --version 1 -o "$WORK/orphan.out" --quiet && cmp -s "$WORK/orphan.out" "$WORK/in0.bin" &&
+    ok "the new artifact fetches" || bad "orphan case: fetch failed"
+
 finish

@@ -172,6 +172,21 @@ wait "$pid" || rc=$?
 [[ $rc == 130 ]] && ok "SIGTERM while waiting for a FIFO writer: exit 130" || bad "FIFO wait: exit $rc"
 [[ ! -e $WORK/silent.out ]] && ok "no output after the FIFO wait" || bad "output left after the FIFO wait"
 
+# A consumer of -o - that stops reading: the write blocks; the signal must still end it.
+mkfifo "$WORK/stall.fifo"
+exec 8<>"$WORK/stall.fifo" # holds it open and never reads
+"$SP" open "$SIGE" -o - --quiet >"$WORK/stall.fifo" 2>/dev/null &
+pid=$!
+# It filled the pipe (64 KiB) and sleeps: blocked on the consumer.
+stalled() { handled_and_asleep "$1" && (($(awk '/^wchar:/ {print $2}' "/proc/$1/io" 2>/dev/null || echo 0) >= 65536)); }
+wait_until 60 stalled "$pid" || bad "open never blocked on its stalled consumer"
+kill -TERM "$pid"
+wait_until 60 gone_or_zombie "$pid" || { bad "SIGTERM ignored while the consumer stalls"; kill -KILL "$pid"; }
+rc=0
+wait "$pid" || rc=$?
+exec 8>&-
+[[ $rc == 130 ]] && ok "SIGTERM with a stalled -o - consumer: exit 130" || bad "stalled consumer: exit $rc"
+
 # ---- inspect's bound (issue 13) ------------------------------------------------
 # A valid header, then a sparse hole, and a final-record prefix and footer
 # claiming 80 million entries: about 2 GB apparent, a few KB on disk.

@@ -7,6 +7,7 @@
 #include <utime.h>
 
 #include "helpers.h"
+#include "store/store.h"
 
 static void touch(const char *path, time_t mtime)
 {
@@ -51,4 +52,38 @@ Test(store_file, cleanup_removes_old_temp_files_only)
     cr_assert_eq(sp_store_cleanup(url, 0, &removed, &err), SP_OK, "%s", err.msg);
     cr_expect_eq(removed, 1, "--older-than 0 takes the fresh one too");
     sp_test_rmtree(dir);
+}
+
+/* --on-exists fail commits create-only (link(), not rename()): an object that
+ * appeared meanwhile is never replaced, and the probe says it is supported. */
+Test(store_file, create_only_never_replaces)
+{
+    char dir[256], url[300];
+    sp_test_tmpdir(dir, sizeof(dir));
+    snprintf(url, sizeof(url), "file://%s/objects", dir);
+    sp_store st;
+    sp_error err = {0};
+    cr_assert_eq(sp_store_open(url, &st, &err), SP_OK, "%s", err.msg);
+    int supported = 0;
+    cr_assert_not_null(st.ops->probe_create_only);
+    cr_assert_eq(st.ops->probe_create_only(st.impl, &supported, &err), SP_OK);
+    cr_expect_eq(supported, 1);
+    sp_upload *up = NULL;
+    cr_assert_eq(st.ops->put_begin(st.impl, "dev/k.enc", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
+    st.ops->put_create_only(up);
+    cr_assert_eq(st.ops->put_write(up, "first", 5, &err), SP_OK);
+    cr_assert_eq(st.ops->put_commit(up, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(st.ops->put_begin(st.impl, "dev/k.enc", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
+    st.ops->put_create_only(up);
+    cr_assert_eq(st.ops->put_write(up, "second", 6, &err), SP_OK);
+    cr_expect_eq(st.ops->put_commit(up, &err), SP_ERR_EXISTS);
+    cr_expect(strstr(err.msg, "already exists") != NULL, "%s", err.msg);
+    char got[8] = "";
+    cr_assert_eq(st.ops->read_range(st.impl, "dev/k.enc", 0, got, 5, &err), SP_OK, "%s", err.msg);
+    cr_expect(memcmp(got, "first", 5) == 0, "the first object was replaced");
+    /* Without create-only the same commit replaces, as before. */
+    cr_assert_eq(st.ops->put_begin(st.impl, "dev/k.enc", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(st.ops->put_write(up, "third", 5, &err), SP_OK);
+    cr_expect_eq(st.ops->put_commit(up, &err), SP_OK, "%s", err.msg);
+    sp_store_close(&st);
 }

@@ -182,6 +182,7 @@ sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_error *err
 sp_status s3_put_poll(sp_upload *up, sp_error *err);
 sp_status s3_put_meta(sp_upload *up, const char *name, const char *value, sp_error *err);
 sp_status s3_put_commit(sp_upload *up, sp_error *err);
+void s3_put_create_only(sp_upload *up);
 void s3_put_abort(sp_upload *up);
 
 SP_MUST_USE sp_status s3_head_size(s3_store *st, CURLM *m, s3_xfer *x, const char *path, int ignore_cancel,

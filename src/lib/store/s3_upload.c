@@ -69,7 +69,23 @@ struct sp_upload {
     int aborted;
     s3_meta meta[S3_META_MAX];    /* x-amz-meta-*, set before the first write */
     size_t n_meta;
+    int create_only;              /* If-None-Match: * on the PUT or the Complete */
 };
+
+void s3_put_create_only(sp_upload *up) { up->create_only = 1; }
+
+/* 412 on a create-only commit: someone wrote the key outside the claim. A
+ * retried Complete whose first answer was lost also meets its own object:
+ * the size check after the commit decides that case. */
+static sp_status create_only_refused(sp_upload *up, const s3_xfer *x, sp_status s, sp_error *err)
+{
+    if (!up->create_only || x->status != 412) return s;
+    if (x->attempt > 1 && up->multipart) return SP_OK;
+    return sp_fail(err, SP_ERR_EXISTS,
+                   "an object already exists at s3://%s/%.300s and If-None-Match refused to replace it (written "
+                   "outside sealpub's claim?); nothing was replaced",
+                   up->st->bucket, up->key);
+}
 
 /* The part size for part number part_no (1-based). A known size is split
  * into at most 10,000 equal parts of at least base, whole MiB; an unknown
@@ -523,8 +539,9 @@ static sp_status complete_multipart(sp_upload *up, sp_error *err)
     /* A Complete cut short by a cancel may still take effect on the server;
      * it is short, so it runs to its end and the commit finishes. */
     x->ignore_cancel = 1;
+    if (up->create_only) x->extra[x->n_extra++] = (sp_sigv4_header){"if-none-match", "*"};
     s3_sha256_hex(body, len, x->body_sha);
-    if (s == SP_OK) s = s3_xfer_run(up->multi, x, err);
+    if (s == SP_OK) s = create_only_refused(up, x, s3_xfer_run(up->multi, x, err), err);
     /* A Complete that succeeded on the server but whose answer was lost is
      * retried and then finds no such upload: the size check below decides. */
     if (s == SP_ERR_NOT_FOUND && x->attempt > 1 && !strcmp(x->xerr.code, "NoSuchUpload")) s = SP_OK;
@@ -579,8 +596,9 @@ sp_status s3_put_commit(sp_upload *up, sp_error *err)
             s3_crc32c_b64(s3_crc32c(0, x->body ? (const void *)x->body : "", x->body_len), crc);
             x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-crc32c", crc};
         }
+        if (up->create_only) x->extra[x->n_extra++] = (sp_sigv4_header){"if-none-match", "*"};
         s3_sha256_hex(x->body ? (const void *)x->body : "", x->body_len, x->body_sha);
-        s = s3_xfer_run(up->multi, x, err);
+        s = create_only_refused(up, x, s3_xfer_run(up->multi, x, err), err);
     } else if (s == SP_OK) {
         if (up->cur && up->cur->len) {
             part_buf *b = up->cur;
@@ -589,6 +607,21 @@ sp_status s3_put_commit(sp_upload *up, sp_error *err)
         }
         while (s == SP_OK && busy_parts(up)) s = pump(up, 1, err);
         if (s == SP_OK && up->failed) s = report(up, err);
+        /* Servers that ignore If-None-Match on CompleteMultipartUpload
+         * (radosgw 16 does) still get a look just before it: this narrows
+         * the window to the Complete itself; the claim closes it for
+         * sealpub's own writers. */
+        if (s == SP_OK && up->create_only) {
+            uint64_t existing = 0;
+            sp_status h = s3_head_size(up->st, up->multi, &up->ctl, up->path, 0, &existing, err);
+            if (h == SP_OK)
+                s = sp_fail(err, SP_ERR_EXISTS,
+                            "an object already exists at s3://%s/%.300s (written outside sealpub's claim?); the "
+                            "multipart upload was aborted and nothing was replaced",
+                            up->st->bucket, up->key);
+            else if (h != SP_ERR_NOT_FOUND)
+                s = h;
+        }
         if (s == SP_OK) s = complete_multipart(up, err);
         if (s == SP_OK && up->st->tags_xml[0]) s = put_tagging(up, err);
     }

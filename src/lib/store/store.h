@@ -39,6 +39,14 @@ typedef struct sp_store_ops {
      * older than older_than_seconds (S3: multipart uploads never completed
      * or aborted; file: temp files of a killed writer); *removed counts. */
     sp_status (*cleanup)(void *impl, long older_than_seconds, unsigned *removed, sp_error *err);
+    /* Optional: commit only if no object exists under the key yet (S3:
+     * If-None-Match: * on the PUT or CompleteMultipartUpload; file: link()
+     * instead of rename()); an existing one fails the commit with
+     * SP_ERR_EXISTS. Call after put_begin, before the first put_write. */
+    void (*put_create_only)(sp_upload *up);
+    /* Optional: whether the store really honours put_create_only (a server
+     * may ignore the header): *supported set by a probe. */
+    sp_status (*probe_create_only)(void *impl, int *supported, sp_error *err);
     /* Optional: the caller's cancel flag (see sp_store_set_cancel). */
     void (*set_cancel)(void *impl, volatile const int *flag);
     void (*close)(void *impl);

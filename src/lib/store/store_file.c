@@ -26,7 +26,19 @@ struct sp_upload {
     uint64_t written, flushed;
     char tmp[PATH_MAX];
     char final[PATH_MAX];
+    int create_only; /* link() instead of rename(): an existing object is never replaced */
 };
+
+static void fs_put_create_only(sp_upload *up) { up->create_only = 1; }
+
+/* link() fails with EEXIST where rename() would replace: create-only is exact here. */
+static sp_status fs_probe_create_only(void *impl, int *supported, sp_error *err)
+{
+    (void)impl;
+    (void)err;
+    *supported = 1;
+    return SP_OK;
+}
 
 static sp_status mkdirs_for(const char *path, sp_error *err)
 {
@@ -130,6 +142,14 @@ static sp_status fs_put_commit(sp_upload *up, sp_error *err)
     else if (fstat(up->fd, &sb) != 0 || (uint64_t)sb.st_size != up->written)
         s = sp_fail(err, SP_ERR_STORE, "%s: size after write is not the %llu bytes written", up->tmp,
                     (unsigned long long)up->written);
+    else if (up->create_only && link(up->tmp, up->final) != 0)
+        s = errno == EEXIST ? sp_fail(err, SP_ERR_EXISTS,
+                                      "an object already exists at %s (written outside sealpub's claim?); nothing was "
+                                      "replaced",
+                                      up->final)
+                            : sp_fail(err, SP_ERR_STORE, "link to %s: %s", up->final, strerror(errno));
+    else if (up->create_only)
+        unlink(up->tmp);
     else if (rename(up->tmp, up->final) != 0)
         s = sp_fail(err, SP_ERR_STORE, "rename to %s: %s", up->final, strerror(errno));
     if (s != SP_OK) {
@@ -245,6 +265,8 @@ static const sp_store_ops file_ops = {
     .put_begin = fs_put_begin,
     .put_write = fs_put_write,
     .put_commit = fs_put_commit,
+    .put_create_only = fs_put_create_only,
+    .probe_create_only = fs_probe_create_only,
     .put_abort = fs_put_abort,
     .stat = fs_stat,
     .read_range = fs_read_range,

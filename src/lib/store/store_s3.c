@@ -18,6 +18,7 @@
  * uploads and reads on one store.
  */
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,44 @@ static sp_status s3_remove(void *impl, const char *key, sp_error *err)
     return s;
 }
 
+/* Whether the server honours If-None-Match on a PUT: two create-only PUTs
+ * of a probe object; a server that implements it refuses the second with
+ * 412, one that ignores the header accepts both. The probe is deleted. */
+static sp_status s3_probe_create_only(void *impl, int *supported, sp_error *err)
+{
+    s3_store *st = impl;
+    char key[80], full[SP_OBJECT_KEY_MAX];
+    uint8_t rnd[8];
+    *supported = 0;
+    if (RAND_bytes(rnd, (int)sizeof(rnd)) != 1) return sp_fail(err, SP_ERR_CRYPTO, "RAND_bytes failed");
+    char hex[17];
+    sp_hex(rnd, sizeof(rnd), hex);
+    snprintf(key, sizeof(key), ".sealpub-probe/if-none-match-%s", hex);
+    SP_TRY(s3_object_key(st, key, full, sizeof(full), err));
+    sp_status s = SP_OK;
+    long status[2] = {0, 0};
+    for (int i = 0; s == SP_OK && i < 2; i++) {
+        s3_xfer x = {0};
+        s3_xfer_init(&x, st, "PUT", "PutObject");
+        s3_raw_path(st, full, x.raw_path, sizeof(x.raw_path));
+        x.body = (const uint8_t *)"probe";
+        x.body_len = 5;
+        x.content_type = "text/plain";
+        x.extra[x.n_extra++] = (sp_sigv4_header){"if-none-match", "*"};
+        s3_sha256_hex("probe", 5, x.body_sha);
+        sp_error e = {0};
+        s = s3_xfer_run(NULL, &x, &e);
+        status[i] = x.status;
+        if (s != SP_OK && i == 1 && x.status == 412) s = SP_OK;
+        else if (s != SP_OK) *err = e;
+        s3_xfer_release(&x);
+    }
+    if (s == SP_OK) *supported = status[0] == 200 && status[1] == 412;
+    sp_error ignored;
+    (void)s3_remove(impl, key, &ignored);
+    return s;
+}
+
 static sp_status s3_cleanup(void *impl, long older_than_seconds, unsigned *removed, sp_error *err)
 {
     return s3_abort_stale_impl(impl, older_than_seconds, removed, err);
@@ -100,6 +139,8 @@ static const sp_store_ops s3_ops = {
     .put_poll = s3_put_poll,
     .put_meta = s3_put_meta,
     .put_commit = s3_put_commit,
+    .put_create_only = s3_put_create_only,
+    .probe_create_only = s3_probe_create_only,
     .put_abort = s3_put_abort,
     .stat = s3_stat,
     .read_range = s3_read_range,
