@@ -36,13 +36,14 @@ endif()
 
 if(NOT SEALPUB_ARM64_SYSROOT STREQUAL "/")
   set(CMAKE_SYSROOT "${SEALPUB_ARM64_SYSROOT}")
-  # The libraries' own dependencies (libpthread.so.0 -> libc.so.6) from the
-  # sysroot too: otherwise ld takes the cross toolchain's libc (Debian 12's
-  # libc6-dev-arm64-cross, glibc 2.36), which lacks the GLIBC_PRIVATE symbols
-  # Debian 11's libpthread (2.31) needs.
-  set(_sp_rl "${SEALPUB_ARM64_SYSROOT}/lib/aarch64-linux-gnu:${SEALPUB_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu")
-  set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,-rpath-link,${_sp_rl}")
-  set(CMAKE_SHARED_LINKER_FLAGS_INIT "-Wl,-rpath-link,${_sp_rl}")
+  # The C library and its start files from the sysroot too: Debian's cross
+  # gcc searches its own libc6-dev-arm64-cross (Debian 12's glibc 2.36)
+  # before the sysroot, which links but mixes two glibcs when the sysroot is
+  # another release (Debian 11's libpthread then lacks GLIBC_PRIVATE
+  # symbols). -B puts the sysroot's crt*.o and libc.so first.
+  set(_sp_lib "${SEALPUB_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu")
+  set(CMAKE_EXE_LINKER_FLAGS_INIT "-B${_sp_lib}/ -Wl,-rpath-link,${_sp_lib}")
+  set(CMAKE_SHARED_LINKER_FLAGS_INIT "-B${_sp_lib}/ -Wl,-rpath-link,${_sp_lib}")
 endif()
 # Libraries, headers and CMake packages come from the sysroot only; programs
 # (pkg-config, python3) from the build machine.

@@ -16,7 +16,7 @@ BUILD_PKGS=(
     pigz python3 python3-yaml python3-jsonschema python3-cryptography
     sqlite3 curl time valgrind openssl
     groff-base man-db bash-completion zsh
-    patchelf lintian mmdebstrap util-linux # wheels, .deb checks, Debian 11/12/13 matrix, taskset
+    patchelf lintian mmdebstrap arch-test util-linux # wheels, .deb checks, Debian 11/12/13 matrix (arm64 roots), taskset
 )
 
 # The servers the integration tests and benchmarks run against (see

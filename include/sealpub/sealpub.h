@@ -86,6 +86,10 @@ typedef enum sp_io_mode { SP_IO_AUTO = 0, SP_IO_URING, SP_IO_PREAD } sp_io_mode;
 /* Name checks shared by the CLI and the library: [A-Za-z0-9._-], not starting
  * with a dot, 1..max bytes. Return SP_OK or SP_ERR_USAGE with a message. */
 SP_MUST_USE sp_status sp_validate_name(const char *what, const char *value, size_t max, sp_error *err);
+/* A version: a name (above), optionally followed by semver build metadata,
+ * "+" and [A-Za-z0-9.-]+ ("1.4.2+build.7"); 1..64 bytes in all. The "+"
+ * stays in the object key (S3 requests carry it percent-encoded, %2B). */
+SP_MUST_USE sp_status sp_validate_version(const char *value, sp_error *err);
 /* Canonicalises an architecture to one of a closed set (amd64, arm64, 386,
  * arm, ppc64le, s390x, riscv64), accepting the spellings listed by
  * sp_arch_spellings (x86_64, aarch64, Docker's linux/arm64, ...); anything

@@ -255,8 +255,12 @@ void json_public_url(const char *object_key)
     }
     size_t n = strlen(base);
     while (n > 0 && base[n - 1] == '/') n--;
+    /* '+' (semver build metadata) is percent-encoded: some CDNs and S3
+     * website endpoints read a literal '+' in a path as a space. */
     char url[4096];
-    snprintf(url, sizeof(url), "%.*s/%s", (int)n, base, object_key);
+    int k = snprintf(url, sizeof(url), "%.*s/", (int)n, base);
+    for (const char *p = object_key; *p && k + 4 < (int)sizeof(url); p++)
+        k += *p == '+' ? snprintf(url + k, sizeof(url) - (size_t)k, "%%2B") : (url[k] = *p, url[k + 1] = '\0', 1);
     json_string(stdout, url);
 }
 

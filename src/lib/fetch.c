@@ -119,7 +119,7 @@ static sp_status validate(const sp_fetch_opts *o, char arch[SP_FIELD_MAX + 1], s
 {
     SP_TRY(sp_validate_name("name", o->name, SP_NAME_MAX, err));
     SP_TRY(sp_validate_name("stage", o->stage, SP_FIELD_MAX, err));
-    if (o->version) SP_TRY(sp_validate_name("version", o->version, SP_FIELD_MAX, err));
+    if (o->version) SP_TRY(sp_validate_version(o->version, err));
     SP_TRY(sp_canonical_arch(o->arch, arch, err));
     if (o->parallel > 64) return sp_fail(err, SP_ERR_USAGE, "parallel reads %u is more than 64", o->parallel);
     if (o->range_size && (o->range_size < (64u << 10) || o->range_size > SP_CHUNK_MAX))

@@ -160,7 +160,7 @@ sp_status sp_delete(const sp_delete_opts *o, sp_artifact_fn fn, void *ctx, unsig
         return sp_fail(err, SP_ERR_USAGE, "give either --version or --older-than/--keep-last, not both");
     if (!o->version && !retention)
         return sp_fail(err, SP_ERR_USAGE, "give --version, or --older-than and/or --keep-last");
-    if (o->version) SP_TRY(sp_validate_name("version", o->version, SP_FIELD_MAX, err));
+    if (o->version) SP_TRY(sp_validate_version(o->version, err));
     if (o->older_than) SP_TRY(sp_parse_time(o->older_than, before, err));
 
     sp_store st;

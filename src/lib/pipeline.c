@@ -653,7 +653,7 @@ static sp_status validate_opts(const sp_publish_opts *o, char arch[SP_FIELD_MAX 
     if (!o->input || !*o->input) return sp_fail(err, SP_ERR_USAGE, "no input: give a file or - for standard input");
     SP_TRY(sp_validate_name("name", o->name, SP_NAME_MAX, err));
     SP_TRY(sp_validate_name("stage", o->stage, SP_FIELD_MAX, err));
-    SP_TRY(sp_validate_name("version", o->version, SP_FIELD_MAX, err));
+    SP_TRY(sp_validate_version(o->version, err));
     SP_TRY(sp_canonical_arch(o->arch, arch, err));
     if (o->level < -1 || o->level > SP_LEVEL_MAX) return sp_fail(err, SP_ERR_USAGE, "level %d out of range 0-12", o->level);
     if (o->threads > 1024) return sp_fail(err, SP_ERR_USAGE, "--threads %u is more than 1024", o->threads);

@@ -40,6 +40,8 @@ FOOTER = 24
 MAX_CHUNKS = 89478483  # §9.3: (2^31 - 1 - 32) // 24
 KDF_INFO = b"sealpub v1 payload key"
 ALLOWED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+# The version may end in semver build metadata: one '+', then these (FORMAT.md 4.2).
+BUILD_ALLOWED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
 class FormatError(Exception):
@@ -112,8 +114,11 @@ def parse_header(read):
         if n == 0 or n > limit or pos + 1 + n > meta_len:
             raise FormatError(f"invalid {what} length {n}")
         value = meta[pos + 1 : pos + 1 + n]
-        if any(c not in ALLOWED for c in value) or value[:1] in (b".", b"-"):
+        main, plus, build = value.partition(b"+") if what == "version" else (value, b"", b"")
+        if any(c not in ALLOWED for c in main) or main[:1] in (b".", b"-", b""):
             raise FormatError(f"invalid character in the {what}")
+        if plus and (not build or any(c not in BUILD_ALLOWED for c in build)):
+            raise FormatError("invalid build metadata in the version")
         fields.append(value.decode("ascii"))
         pos += 1 + n
     if pos != meta_len:

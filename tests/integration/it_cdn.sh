@@ -76,6 +76,27 @@ expect_exit 7 "a CDN without the object" -- env SEALPUB_PUBLIC_BASE_URL="$AWS_EN
     "${F[@]}" --version 1 --verify
 expect_err_contains "HTTP 403 from the public URL" "names the CDN's answer"
 
+# Semver build metadata: '+' stays in the object key, travels as %2B.
+expect_exit 0 "publish a version with build metadata" -- "$B" publish "$WORK/v1.bin" --name app --stage dev --arch amd64 \
+    --version 1.4.2+build.7 --content raw --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["object_key"]=="dev/app-amd64-1.4.2+build.7.enc" and d["public_url"].endswith("/dev/app-amd64-1.4.2%2Bbuild.7.enc"), d' \
+    "$WORK/stdout" && ok "the key keeps '+', the public URL encodes it" || bad "semver key: $(cat "$WORK/stdout")"
+s3_keys "$prefix/dev/app-amd64-1.4.2" | grep -qx "$prefix/dev/app-amd64-1.4.2+build.7.enc" && ok "S3 stores the key with a literal '+'" || bad "S3 key differs"
+expect_exit 0 "fetch it from S3" -- "$B" fetch --name app --stage dev --arch amd64 --version 1.4.2+build.7 -o "$WORK/sv.out" --quiet
+cmp -s "$WORK/sv.out" "$WORK/v1.bin" && ok "identical from S3" || bad "semver S3 fetch differs"
+rm -f "$WORK/sv.out"
+expect_exit 0 "fetch it through the public URL" -- "${F[@]}" --version 1.4.2+build.7 -o "$WORK/sv.out"
+cmp -s "$WORK/sv.out" "$WORK/v1.bin" && ok "identical through the CDN" || bad "semver CDN fetch differs"
+s3_get "$bucket/$prefix/dev/app-amd64-1.4.2%2Bbuild.7.enc" "$WORK/sv.enc"
+# The independent reader of docs/FORMAT.md accepts the '+' in the header too.
+semver_key=$(psql "$DATABASE_URL" -tAc "SELECT encryption_key FROM resources WHERE version = '1.4.2+build.7'")
+python3 "$SP_SOURCE_DIR/tests/format/reference_reader.py" "$WORK/sv.enc" --key-b64 "$semver_key" -o "$WORK/sv.ref" &&
+    cmp -s "$WORK/sv.ref" "$WORK/v1.bin" && ok "the reference reader opens the build-metadata container" ||
+    bad "reference reader refused the '+' version"
+expect_exit 2 "a second '+' is refused" -- "$B" publish "$WORK/v1.bin" --name app --stage dev --version 1+a+b --content raw
+expect_exit 2 "empty build metadata is refused" -- "$B" publish "$WORK/v1.bin" --name app --stage dev --version 1+ --content raw
+expect_exit 2 "'+' at the start is refused" -- "$B" publish "$WORK/v1.bin" --name app --stage dev --version +7 --content raw
+
 expect_exit 2 "--via-public-url without SEALPUB_PUBLIC_BASE_URL" -- env -u SEALPUB_PUBLIC_BASE_URL "${F[@]}" --version 1 --verify
 expect_exit 2 "a public URL over http to a remote host" -- env SEALPUB_PUBLIC_BASE_URL=http://cdn.example.com/x "${F[@]}" --version 1 --verify
 expect_err_contains "plain http://" "names the plain-http rule"

@@ -182,7 +182,6 @@ psql "$DATABASE_URL" -qc "INSERT INTO resources (resource_name, dev_stage, archi
     ok "the database's unique index refuses a second row with the same object_key"
 
 # ---- 4. misconfiguration ------------------------------------------------------------
-objects_under() { s3_curl -f -H "x-amz-content-sha256: $EMPTY_SHA" "$AWS_ENDPOINT_URL_S3/$bucket?list-type=2&prefix=$1" | grep -o '<Key>' | wc -l; }
 misconf() { # description expected-message env-assignments... -- extra args
     local what=$1 msg=$2
     shift 2
@@ -201,6 +200,8 @@ misconf "DATABASE_URL set but empty" "DATABASE_URL is set but empty" -u SEALPUB_
 misconf "--store empty" "--store is empty" -- --store ""
 misconf "--registry empty" "--registry is empty" -- --registry ""
 misconf "a store path without a scheme" "did you mean file://" -- --store /srv/artifacts
+(($(objects_under "$prefix/dev") > 0)) && ok "the listing sees this test's objects (so a 0 below means something)" ||
+    bad "the listing sees nothing under $prefix/dev"
 [[ $(objects_under "$misprefix") == 0 && $(s3_open_uploads "$bucket" "$misprefix") == 0 ]] &&
     ok "misconfiguration left nothing in S3" || bad "misconfiguration left objects or uploads in S3"
 expect_exit 2 "--json: a usage failure is a JSON object too" -- env -u SEALPUB_REGISTRY -u DATABASE_URL \

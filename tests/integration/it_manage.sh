@@ -10,9 +10,7 @@ MiB=1048576
 head -c $((2 * MiB)) /dev/urandom >"$WORK/in.bin"
 P=(publish "$WORK/in.bin" --stage dev --arch amd64 --content raw --quiet)
 
-objects_under() { # prefix: objects in the test bucket under it
-    s3_curl -f -H "x-amz-content-sha256: $EMPTY_SHA" "$AWS_ENDPOINT_URL_S3/$bucket?list-type=2&prefix=$1" | grep -o '<Key>' | wc -l
-}
+
 
 run_backend() { # label
     local label=$1
@@ -132,6 +130,7 @@ run_backend postgresql
 # A bad secret key: the dry run resolves credentials against the real gateway.
 expect_exit 7 "dry run with a wrong secret key" -- env AWS_SECRET_ACCESS_KEY=wrong "$B" "${P[@]}" --name dry --version 2 --dry-run
 expect_exit 7 "dry run against a missing bucket" -- env SEALPUB_STORE=s3://sealpub-no-such-bucket-$$ "$B" "${P[@]}" --name dry --version 2 --dry-run
+(($(objects_under "$prefix/dev/web") > 0)) && ok "the listing sees published objects" || bad "the listing sees nothing"
 [[ $(objects_under "$prefix/dev/dry") == 0 ]] && ok "dry runs left nothing in S3" || bad "dry runs uploaded"
 
 # A fetch downloading a version while it is deleted fails cleanly: no output.

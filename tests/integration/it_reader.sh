@@ -177,8 +177,13 @@ mkfifo "$WORK/stall.fifo"
 exec 8<>"$WORK/stall.fifo" # holds it open and never reads
 "$SP" open "$SIGE" -o - --quiet >"$WORK/stall.fifo" 2>/dev/null &
 pid=$!
-# It filled the pipe (64 KiB) and sleeps: blocked on the consumer.
-stalled() { handled_and_asleep "$1" && (($(awk '/^wchar:/ {print $2}' "/proc/$1/io" 2>/dev/null || echo 0) >= 65536)); }
+# The pipe is full (64 KiB unread) and it sleeps: blocked on the consumer.
+pipe_fill() { # FIFO: bytes waiting in it (FIONREAD through a second, non-blocking reader)
+    python3 -c 'import fcntl, os, struct, sys, termios
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+print(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0])' "$1"
+}
+stalled() { handled_and_asleep "$1" && (($(pipe_fill "$WORK/stall.fifo") >= 65536)); }
 wait_until 60 stalled "$pid" || bad "open never blocked on its stalled consumer"
 kill -TERM "$pid"
 wait_until 60 gone_or_zombie "$pid" || { bad "SIGTERM ignored while the consumer stalls"; kill -KILL "$pid"; }

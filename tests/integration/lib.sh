@@ -129,6 +129,15 @@ s3_put() { # bucket/key in-file
 s3_exists() { # bucket/key
     s3_curl -f -I -H "x-amz-content-sha256: $EMPTY_SHA" "$AWS_ENDPOINT_URL_S3/$1" >/dev/null 2>&1
 }
+s3_keys() { # prefix: the keys of $bucket under it, one a line; a failed listing ends the test
+    local out
+    out=$(s3_curl -f -H "x-amz-content-sha256: $EMPTY_SHA" "$AWS_ENDPOINT_URL_S3/$bucket?list-type=2&prefix=${1//\//%2F}") || {
+        echo "FAIL - listing s3://$bucket/$1 failed"
+        exit 1
+    }
+    grep -o '<Key>[^<]*</Key>' <<<"$out" | sed 's/<[^>]*>//g'
+}
+objects_under() { s3_keys "$1" | grep -c . || true; } # prefix: how many objects
 s3_open_uploads() { # bucket prefix: number of multipart uploads in progress under prefix
     s3_curl -f -H "x-amz-content-sha256: $EMPTY_SHA" "$AWS_ENDPOINT_URL_S3/$1?prefix=${2//\//%2F}&uploads=" |
         grep -o '<Upload>' | wc -l

@@ -146,3 +146,23 @@ Test(names, architecture_table_in_docs)
     check_doc_table("CLI.md");
     check_doc_table("FORMAT.md");
 }
+
+/* Versions may carry semver build metadata after one '+' (issue 19). */
+Test(names, version_build_metadata)
+{
+    sp_error err;
+    const char *good[] = {"1.4.2+build.7", "1+a", "2.0.0-rc.1+sha.5114f85", "7"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_expect_eq(sp_validate_version(good[i], &err), SP_OK, "%s: %s", good[i], err.msg);
+    const char *bad[] = {"1+", "+1", "1+a+b", "1+a_b", "1+a b", ".1+a", "1+\xc3\xa9", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(sp_validate_version(bad[i], &err), SP_ERR_USAGE, "'%s' accepted", bad[i]);
+    char key[SP_OBJECT_KEY_MAX];
+    cr_assert_eq(sp_object_key("api", "dev", "arm64", "1.4.2+build.7", key, sizeof(key), &err), SP_OK);
+    cr_expect_str_eq(key, "dev/api-arm64-1.4.2+build.7.enc");
+    char long_version[SP_FIELD_MAX + 2];
+    memset(long_version, 'a', sizeof(long_version) - 1);
+    long_version[sizeof(long_version) - 1] = '\0';
+    long_version[10] = '+';
+    cr_expect_eq(sp_validate_version(long_version, &err), SP_ERR_USAGE, "65 bytes accepted");
+}

@@ -28,6 +28,30 @@ sp_status sp_validate_name(const char *what, const char *value, size_t max, sp_e
     return SP_OK;
 }
 
+sp_status sp_validate_version(const char *value, sp_error *err)
+{
+    const char *plus = value ? strchr(value, '+') : NULL;
+    if (!plus) return sp_validate_name("version", value, SP_FIELD_MAX, err);
+    size_t n = strlen(value), head = (size_t)(plus - value);
+    if (n > SP_FIELD_MAX) return sp_fail(err, SP_ERR_USAGE, "version is too long (%zu bytes, at most %d)", n, SP_FIELD_MAX);
+    char main_part[SP_FIELD_MAX + 1];
+    memcpy(main_part, value, head);
+    main_part[head] = '\0';
+    SP_TRY(sp_validate_name("version", main_part, SP_FIELD_MAX, err));
+    const char *meta = plus + 1;
+    if (!*meta)
+        return sp_fail(err, SP_ERR_USAGE, "invalid version: build metadata after '+' is empty (e.g. 1.4.2+build.7)");
+    for (const char *p = meta; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return sp_fail(err, SP_ERR_USAGE,
+                           "invalid version: character %zu (0x%02x) is not allowed in build metadata; use A-Z a-z "
+                           "0-9 . - after one '+'",
+                           (size_t)(p - value) + 1, c);
+    }
+    return SP_OK;
+}
+
 /* Docker's spellings are canonical: they are what image manifests and the
  * Woodpecker platform strings use, so rows line up with the images. The set
  * is closed because '-' separates the fields of the object key: an open set

@@ -42,8 +42,10 @@ static sp_status get_field(const uint8_t *meta, size_t meta_len, size_t *pos, co
     dst[n] = '\0';
     if (strlen(dst) != n) return sp_fail(err, SP_ERR_FORMAT, "header %s contains a NUL byte", what);
     sp_error inner;
-    if (sp_validate_name(what, dst, max, &inner) != SP_OK)
-        return sp_fail(err, SP_ERR_FORMAT, "header %s is invalid", what);
+    /* The version alone may carry semver build metadata after one '+'. */
+    sp_status v = strcmp(what, "version") == 0 ? sp_validate_version(dst, &inner)
+                                               : sp_validate_name(what, dst, max, &inner);
+    if (v != SP_OK) return sp_fail(err, SP_ERR_FORMAT, "header %s is invalid", what);
     *pos += 1 + n;
     return SP_OK;
 }

@@ -67,8 +67,11 @@ static sp_status http_run(const http_store *h, const char *key, int head, uint64
                           long *status, curl_off_t *length, sp_error *err)
 {
     char url[2 * SP_OBJECT_KEY_MAX], range[64], curl_err[CURL_ERROR_SIZE] = "";
-    if (snprintf(url, sizeof(url), "%s/%s", h->base, key) >= (int)sizeof(url))
-        return sp_fail(err, SP_ERR_USAGE, "public URL too long");
+    /* '+' (a version's build metadata) is sent as %2B: a CDN may read a raw '+' as a space. */
+    int k = snprintf(url, sizeof(url), "%s/", h->base);
+    for (const char *p = key; *p && k + 4 < (int)sizeof(url); p++)
+        k += *p == '+' ? snprintf(url + k, sizeof(url) - (size_t)k, "%%2B") : (url[k] = *p, url[k + 1] = '\0', 1);
+    if (k + 4 >= (int)sizeof(url)) return sp_fail(err, SP_ERR_USAGE, "public URL too long");
     CURL *c = curl_easy_init();
     if (!c) return sp_fail(err, SP_ERR_NOMEM, "cannot allocate a curl handle");
     curl_easy_setopt(c, CURLOPT_URL, url);
