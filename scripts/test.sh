@@ -35,5 +35,18 @@ echo "== arm64 cross build: $((SECONDS - t)) s"
     exit $s' bash "$root" || status=1
 # Debian 11, 12 and 13 toolchains: build and server-free tests in each.
 echo "== distro matrix"
+t=$SECONDS
 "$root/scripts/distro-matrix.sh" || status=1
+echo "== distro matrix: $((SECONDS - t)) s"
+# The amd64 and arm64 .deb (same Depends, copyright, lintian), then the
+# platform wheels built against Debian 11 (the matrix left its tree) and
+# tested in bare Debian 11 root filesystems, the aarch64 one under qemu.
+echo "== packages"
+t=$SECONDS
+SEALPUB_BUILD_DIR=${SEALPUB_BUILD_DIR:-$root/build} "$root/scripts/check-packages.sh" || status=1
+echo "== packages: $((SECONDS - t)) s"
+echo "== wheels"
+t=$SECONDS
+"$root/scripts/wheels.sh" || status=1
+echo "== wheels: $((SECONDS - t)) s"
 exit $status

@@ -261,6 +261,18 @@ SP_MUST_USE sp_status sp_inspect(const char *path, int json, FILE *out, sp_error
  * (docs/SCHEMA.md). The table is $SEALPUB_TABLE, default "resources". */
 SP_MUST_USE sp_status sp_registry_init(const char *registry_url, char *where, size_t cap, sp_error *err);
 
+/* A store's printable description (the `store` of results: "s3://B/P at
+ * ENDPOINT", "s3://B/P (REGION)", "file:///DIR", "BASE (public URL)") in
+ * parseable parts, for machine output. Absent parts are "". */
+typedef struct sp_store_parts {
+    char scheme[16];                /* "s3", "file", "https" or "http" */
+    char bucket[64], region[64];
+    char prefix[SP_OBJECT_KEY_MAX]; /* without slashes around it */
+    char endpoint[512];             /* a custom S3 endpoint, or the public base URL */
+    char path[SP_OBJECT_KEY_MAX];   /* file stores */
+} sp_store_parts;
+void sp_store_parts_from_desc(const char *desc, sp_store_parts *out);
+
 /* One registry row as the operating commands show it: never the key. */
 typedef struct sp_artifact {
     char name[SP_NAME_MAX + 1], stage[SP_FIELD_MAX + 1], arch[SP_FIELD_MAX + 1], version[SP_FIELD_MAX + 1];

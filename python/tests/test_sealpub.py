@@ -884,5 +884,54 @@ class S3Tests(unittest.TestCase):
         self.assertEqual(sha256_file(downloaded), first.sha256)  # the object was not touched
 
 
+class BinaryLookupTests(unittest.TestCase):
+    """Which binary the wrapper runs (binary_info), and platform wheels that carry it."""
+
+    def test_binary_info_names_its_source(self):
+        require_binary(self)
+        info = sealpub.binary_info(env={"SEALPUB_BIN": BIN})
+        self.assertEqual(info, {"path": BIN, "source": "SEALPUB_BIN"})
+        with tempfile.TemporaryDirectory() as tmp:
+            os.symlink(BIN, os.path.join(tmp, "sealpub"))
+            env = {"SEALPUB_BIN": "", "PATH": tmp}
+            self.assertEqual(sealpub.binary_info(env=env), {"path": os.path.join(tmp, "sealpub"), "source": "PATH"})
+            with self.assertRaises(sealpub.BinaryNotFoundError):
+                sealpub.binary_info(env={"SEALPUB_BIN": "", "PATH": os.path.join(tmp, "none")})
+
+    def test_platform_wheel_runs_its_bundled_binary_first(self):
+        require_binary(self)
+        with tempfile.TemporaryDirectory() as tmp:
+            stage = os.path.join(tmp, "stage")
+            os.makedirs(os.path.join(stage, "libs"))
+            shutil.copy(BIN, os.path.join(stage, "sealpub"))
+            name = sealpub_build.build_wheel(
+                tmp, config_settings={"binary-dir": stage, "platform": "manylinux_2_17_x86_64"}
+            )
+            self.assertTrue(name.endswith("-py3-none-manylinux_2_17_x86_64.whl"), name)
+            site = os.path.join(tmp, "site")
+            with zipfile.ZipFile(os.path.join(tmp, name)) as whl:
+                wheel_meta = whl.read("sealpub-%s.dist-info/WHEEL" % sealpub.__version__).decode()
+                self.assertIn("Root-Is-Purelib: false", wheel_meta)
+                self.assertIn("Tag: py3-none-manylinux_2_17_x86_64", wheel_meta)
+                mode = whl.getinfo("sealpub/_bin/sealpub").external_attr >> 16
+                self.assertTrue(mode & 0o100000 and mode & 0o111, oct(mode))  # pip keeps it executable
+                whl.extractall(site)
+            os.chmod(os.path.join(site, "sealpub", "_bin", "sealpub"), 0o755)
+            # A PATH holding another "sealpub" must lose to the bundled one.
+            decoy = os.path.join(tmp, "decoy")
+            os.makedirs(decoy)
+            os.symlink(BIN, os.path.join(decoy, "sealpub"))
+            env = {k: v for k, v in os.environ.items() if k != "SEALPUB_BIN"}
+            env.update(PATH=decoy + os.pathsep + env.get("PATH", ""), PYTHONPATH=site)
+            out = subprocess.run(
+                [sys.executable, "-c", "import json, sealpub; print(json.dumps(sealpub.binary_info())); print(sealpub.version())"],
+                env=env, cwd=tmp, capture_output=True, text=True, check=True,
+            ).stdout.splitlines()
+            info = json.loads(out[0])
+            self.assertEqual(info["source"], "bundled")
+            self.assertEqual(os.path.realpath(info["path"]), os.path.realpath(os.path.join(site, "sealpub", "_bin", "sealpub")))
+            self.assertIn("0.1.0", out[1])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -23,9 +23,16 @@ int report(const char *cmd, const sp_error *err);
 int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings);
 /* s as a JSON string literal. */
 void json_string(FILE *f, const char *s);
+/* Machine output's envelope (docs/CLI.md, "Machine output"): opens the
+ * object with {"schema":1,"command":CMD,"ok":OK; the caller adds its fields
+ * (each starting with a comma) and the closing brace. */
+#define SP_JSON_SCHEMA 1
+void json_begin(const char *cmd, int ok);
+/* ,"store":DESC,"store_parts":{scheme,bucket,prefix,region,endpoint,path}. */
+void json_store(const char *desc);
 /* ,"public_url":... for an object key: $SEALPUB_PUBLIC_BASE_URL/KEY (the
  * CDN in front of the store), or null when it is not set. */
-void json_public_url(const char *object_key);
+void json_public_url(FILE *f, const char *object_key);
 /* An integer flag or variable in lo..hi, else a usage error (returns non-zero). */
 int parse_uint_env_or_arg(const char *cmd, const char *what, const char *text, long lo, long hi, long *out);
 

@@ -47,43 +47,46 @@ static void print_size(uint64_t n, char *out, size_t cap)
     snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
 
-static void artifact_json(const sp_artifact *a)
+static void artifact_json(FILE *f, const sp_artifact *a)
 {
-    printf("{\"name\":");
-    json_string(stdout, a->name);
-    printf(",\"stage\":");
-    json_string(stdout, a->stage);
-    printf(",\"architecture\":");
-    json_string(stdout, a->arch);
-    printf(",\"version\":");
-    json_string(stdout, a->version);
-    printf(",\"object_key\":");
-    json_string(stdout, a->object_key);
-    printf(",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"stored_size\":%" PRIu64 ",\"plain_size\":%" PRIu64
+    fprintf(f, "{\"name\":");
+    json_string(f, a->name);
+    fprintf(f, ",\"stage\":");
+    json_string(f, a->stage);
+    fprintf(f, ",\"architecture\":");
+    json_string(f, a->arch);
+    fprintf(f, ",\"version\":");
+    json_string(f, a->version);
+    fprintf(f, ",\"object_key\":");
+    json_string(f, a->object_key);
+    fprintf(f, ",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"stored_size\":%" PRIu64 ",\"plain_size\":%" PRIu64
            ",\"key_wrap\":",
            a->sha256, a->artifact_id, a->size_bytes, a->plain_size);
-    json_string(stdout, a->key_wrap);
-    printf(",\"kek_id\":");
-    if (a->kek_id[0]) json_string(stdout, a->kek_id);
-    else printf("null");
-    printf(",\"format\":");
-    json_string(stdout, a->format);
-    printf(",\"created_at\":\"%s\",\"updated_at\":\"%s\"", a->created_at, a->updated_at);
-    json_public_url(a->object_key);
-    putchar('}');
+    json_string(f, a->key_wrap);
+    fprintf(f, ",\"kek_id\":");
+    if (a->kek_id[0]) json_string(f, a->kek_id);
+    else fprintf(f, "null");
+    fprintf(f, ",\"format\":");
+    json_string(f, a->format);
+    fprintf(f, ",\"created_at\":\"%s\",\"updated_at\":\"%s\"", a->created_at, a->updated_at);
+    json_public_url(f, a->object_key);
+    fputc('}', f);
 }
 
+/* JSON rows are gathered in memory and printed with the envelope at the
+ * end, so a failure part-way still prints exactly one JSON object. */
 typedef struct list_out {
     int json;
     uint64_t n;
+    FILE *buf;
 } list_out;
 
 static int list_row(void *ctx, const sp_artifact *a)
 {
     list_out *lo = ctx;
     if (lo->json) {
-        if (lo->n) putchar(',');
-        artifact_json(a);
+        if (lo->n) fputc(',', lo->buf);
+        artifact_json(lo->buf, a);
     } else {
         char size[32];
         if (lo->n == 0)
@@ -135,17 +138,22 @@ int cmd_list(int argc, char **argv)
         }
     }
     if (optind < argc) return usage_error("list", "unexpected argument '%s'", argv[optind]);
-    list_out lo = {json, 0};
-    if (json) printf("{\"schema\":1,\"command\":\"list\",\"ok\":true,\"artifacts\":[");
+    char *rows = NULL;
+    size_t rows_len = 0;
+    list_out lo = {json, 0, json ? open_memstream(&rows, &rows_len) : NULL};
+    if (json && !lo.buf) return report("list", &(sp_error){.status = SP_ERR_NOMEM, .msg = "out of memory"});
     sp_error err = {0};
     sp_status s = sp_list(&o, list_row, &lo, &err);
+    if (lo.buf) fclose(lo.buf);
     if (s != SP_OK) {
-        if (json) printf("]}\n");
-        fflush(stdout);
+        free(rows);
         return json ? report_json("list", &err, NULL, 0) : report("list", &err);
     }
     if (json) {
-        printf("],\"count\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"next_offset\":", lo.n, o.offset);
+        json_begin("list", 1);
+        printf(",\"artifacts\":[%s],\"count\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"next_offset\":", rows ? rows : "",
+               lo.n, o.offset);
+        free(rows);
         if (o.limit && lo.n == o.limit) printf("%" PRIu64 "}\n", o.offset + lo.n);
         else printf("null}\n");
     } else if (lo.n == 0) {
@@ -159,14 +167,15 @@ int cmd_list(int argc, char **argv)
 typedef struct delete_out {
     int json, dry_run;
     unsigned n;
+    FILE *buf;
 } delete_out;
 
 static int delete_row(void *ctx, const sp_artifact *a)
 {
     delete_out *d = ctx;
     if (d->json) {
-        if (d->n) putchar(',');
-        artifact_json(a);
+        if (d->n) fputc(',', d->buf);
+        artifact_json(d->buf, a);
     } else {
         fprintf(stderr, "%s %s/%s/%s/%s (%s)\n", d->dry_run ? "would delete" : "deleted", a->name, a->stage, a->arch,
                 a->version, a->object_key);
@@ -224,16 +233,34 @@ int cmd_delete(int argc, char **argv)
         return usage_error("delete", "give --version, or --older-than and/or --keep-last");
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;
-    delete_out d = {json, o.dry_run, 0};
-    if (json) printf("{\"schema\":1,\"command\":\"delete\",\"dry_run\":%s,\"artifacts\":[", o.dry_run ? "true" : "false");
+    char *rows = NULL;
+    size_t rows_len = 0;
+    delete_out d = {json, o.dry_run, 0, json ? open_memstream(&rows, &rows_len) : NULL};
+    if (json && !d.buf) return report("delete", &(sp_error){.status = SP_ERR_NOMEM, .msg = "out of memory"});
     unsigned count = 0;
     sp_error err = {0};
     sp_status s = sp_delete(&o, delete_row, &d, &count, &err);
-    if (json) printf("],\"count\":%u,\"ok\":%s}\n", count, s == SP_OK ? "true" : "false");
-    if (s != SP_OK) {
-        fflush(stdout);
-        return json ? report_json("delete", &err, NULL, 0) : report("delete", &err);
+    if (d.buf) fclose(d.buf);
+    if (s != SP_OK && json) {
+        /* One object: the failure, and what was deleted before it. */
+        int code = report("delete", &err);
+        json_begin("delete", 0);
+        printf(",\"code\":%d,\"status\":", code);
+        json_string(stdout, sp_status_name(err.status));
+        printf(",\"message\":");
+        json_string(stdout, err.msg);
+        printf(",\"retryable\":%s,\"warnings\":[],\"dry_run\":%s,\"artifacts\":[%s],\"count\":%u}\n",
+               err.retryable ? "true" : "false", o.dry_run ? "true" : "false", rows ? rows : "", count);
+        free(rows);
+        return code;
     }
+    if (s != SP_OK) return report("delete", &err);
+    if (json) {
+        json_begin("delete", 1);
+        printf(",\"dry_run\":%s,\"artifacts\":[%s],\"count\":%u}\n", o.dry_run ? "true" : "false", rows ? rows : "",
+               count);
+    }
+    free(rows);
     if (!json && o.dry_run)
         fprintf(stderr, "dry run: %u artifact(s) would be deleted; nothing changed (pass --yes to delete)\n", count);
     else if (!json)
@@ -299,11 +326,10 @@ int cmd_rewrap(int argc, char **argv)
     sp_rewrap_result r;
     sp_error err = {0};
     sp_status s = sp_rewrap(&o, &r, &err);
-    if (json) {
-        printf("{\"schema\":1,\"command\":\"rewrap\",\"ok\":%s,\"dry_run\":%s,\"rewrapped\":%u,\"already\":%u,"
-               "\"other\":%u,\"changed\":%u,\"from_kek_id\":",
-               s == SP_OK ? "true" : "false", o.dry_run ? "true" : "false", r.rewrapped, r.already, r.other,
-               r.changed);
+    if (json && s == SP_OK) {
+        json_begin("rewrap", 1);
+        printf(",\"dry_run\":%s,\"rewrapped\":%u,\"already\":%u,\"other\":%u,\"changed\":%u,\"from_kek_id\":",
+               o.dry_run ? "true" : "false", r.rewrapped, r.already, r.other, r.changed);
         if (r.from_kek_id[0]) json_string(stdout, r.from_kek_id);
         else printf("null");
         printf(",\"to_kek_id\":");

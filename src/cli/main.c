@@ -66,8 +66,7 @@ int report(const char *cmd, const sp_error *err)
 int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings)
 {
     int code = report(cmd, err);
-    printf("{\"ok\":false,\"command\":");
-    json_string(stdout, cmd);
+    json_begin(cmd, 0);
     printf(",\"code\":%d,\"status\":", code);
     json_string(stdout, sp_status_name(err->status));
     printf(",\"message\":");
@@ -245,12 +244,37 @@ static void on_progress(void *ctx, const sp_progress *p)
     }
 }
 
-void json_public_url(const char *object_key)
+void json_begin(const char *cmd, int ok)
+{
+    printf("{\"schema\":%d,\"command\":", SP_JSON_SCHEMA);
+    json_string(stdout, cmd);
+    printf(",\"ok\":%s", ok ? "true" : "false");
+}
+
+void json_store(const char *desc)
+{
+    sp_store_parts sp;
+    sp_store_parts_from_desc(desc, &sp);
+    printf(",\"store\":");
+    json_string(stdout, desc);
+    printf(",\"store_parts\":{\"scheme\":");
+    json_string(stdout, sp.scheme);
+    static const char *const names[] = {"bucket", "prefix", "region", "endpoint", "path"};
+    const char *vals[] = {sp.bucket, sp.prefix, sp.region, sp.endpoint, sp.path};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        printf(",\"%s\":", names[i]);
+        if (vals[i][0]) json_string(stdout, vals[i]);
+        else printf("null");
+    }
+    putchar('}');
+}
+
+void json_public_url(FILE *f, const char *object_key)
 {
     const char *base = getenv("SEALPUB_PUBLIC_BASE_URL");
-    printf(",\"public_url\":");
+    fprintf(f, ",\"public_url\":");
     if (!base || !*base) {
-        printf("null");
+        fprintf(f, "null");
         return;
     }
     size_t n = strlen(base);
@@ -261,7 +285,7 @@ void json_public_url(const char *object_key)
     int k = snprintf(url, sizeof(url), "%.*s/", (int)n, base);
     for (const char *p = object_key; *p && k + 4 < (int)sizeof(url); p++)
         k += *p == '+' ? snprintf(url + k, sizeof(url) - (size_t)k, "%%2B") : (url[k] = *p, url[k + 1] = '\0', 1);
-    json_string(stdout, url);
+    json_string(f, url);
 }
 
 void json_string(FILE *f, const char *s)
@@ -301,10 +325,10 @@ static void print_docker_image_json(const sp_publish_result *r)
 static int print_dry_run(const sp_publish_opts *o, const sp_publish_result *r, int json)
 {
     if (json) {
-        printf("{\"schema\":1,\"command\":\"publish\",\"ok\":true,\"dry_run\":true,\"object_key\":");
+        json_begin("publish", 1);
+        printf(",\"dry_run\":true,\"object_key\":");
         json_string(stdout, r->object_key);
-        printf(",\"store\":");
-        json_string(stdout, r->store);
+        json_store(r->store);
         printf(",\"registry\":");
         json_string(stdout, r->registry);
         printf(",\"row\":{\"resource_name\":");
@@ -484,10 +508,10 @@ static int cmd_publish(int argc, char **argv)
     double ratio = r.plain_size ? (double)r.stored_size / (double)r.plain_size : 1.0;
     double mbps = r.seconds > 0 ? (double)r.plain_size / 1e6 / r.seconds : 0;
     if (json) {
-        printf("{\"object_key\":");
+        json_begin("publish", 1);
+        printf(",\"dry_run\":false,\"object_key\":");
         json_string(stdout, r.object_key);
-        printf(",\"store\":");
-        json_string(stdout, r.store);
+        json_store(r.store);
         printf(",\"registry\":");
         json_string(stdout, r.registry);
         printf(",\"name\":");
@@ -507,7 +531,7 @@ static int cmd_publish(int argc, char **argv)
                (unsigned long long)r.chunks_fast, (unsigned long long)r.chunks_deflated, r.level, r.threads,
                r.chunk_size, r.replaced ? "true" : "false", r.seconds, mbps);
         if (r.docker_image_id[0]) print_docker_image_json(&r);
-        json_public_url(r.object_key);
+        json_public_url(stdout, r.object_key);
         /* The S3 object settings in force (flags or SEALPUB_S3_*), null when unset. */
         static const char *const s3_settings[][2] = {{"sse", "SEALPUB_S3_SSE"},
                                                      {"sse_kms_key_id", "SEALPUB_S3_SSE_KMS_KEY_ID"},
@@ -544,17 +568,19 @@ static int cmd_open(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"key-file", required_argument, 0, 'k'},
         {"registry", required_argument, 0, 'R'}, {"quiet", no_argument, 0, 'q'},
         {"expect", required_argument, 0, 'x'},  {"help", no_argument, 0, 'H'},
-        {"threads", required_argument, 0, 'T'}, {0, 0, 0, 0},
+        {"threads", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'},
+        {0, 0, 0, 0},
     };
     char expect[4 * 130], *parts[4] = {0};
     long tv;
     sp_open_opts o;
     sp_open_opts_init(&o);
-    int quiet = 0, c;
+    int quiet = 0, json = 0, c;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
         switch (c) {
+        case 'j': json = 1; break;
         case 'o': o.output = optarg; break;
         case 'k': o.key_file = optarg; break;
         case 'R': o.registry_url = optarg; break;
@@ -587,7 +613,24 @@ static int cmd_open(int argc, char **argv)
     o.cancel = (volatile const int *)&g_cancel;
     sp_open_result r;
     sp_error err = {0};
-    if (sp_open(&o, &r, &err) != SP_OK) return report("open", &err);
+    if (sp_open(&o, &r, &err) != SP_OK) return json ? report_json("open", &err, NULL, 0) : report("open", &err);
+    if (json && o.output && strcmp(o.output, "-") == 0) {
+        /* stdout carries the plaintext: the result goes to stderr as one JSON line. */
+    } else if (json) {
+        json_begin("open", 1);
+        printf(",\"name\":");
+        json_string(stdout, r.name);
+        printf(",\"stage\":");
+        json_string(stdout, r.stage);
+        printf(",\"architecture\":");
+        json_string(stdout, r.arch);
+        printf(",\"version\":");
+        json_string(stdout, r.version);
+        printf(",\"plain_size\":%llu,\"stored_size\":%llu,\"chunks\":%llu,\"verified\":true,\"written\":%s}\n",
+               (unsigned long long)r.plain_size, (unsigned long long)r.stored_size, (unsigned long long)r.chunks,
+               o.output ? "true" : "false");
+        return 0;
+    }
     if (!quiet)
         fprintf(stderr, "%s %s/%s/%s/%s: %llu bytes in %llu chunks, all authenticated%s%s\n",
                 o.output ? "opened" : "verified", r.name, r.stage, r.arch, r.version,
@@ -786,8 +829,8 @@ static int cmd_db_recover(const char *registry, const char *store, int json)
     if (sp_registry_recover(store, registry, &rr, &err) != SP_OK)
         return json ? report_json("db recover", &err, NULL, 0) : report("db recover", &err);
     if (json)
-        printf("{\"ok\":true,\"command\":\"db recover\",\"replayed\":%u,\"obsolete\":%u,\"remaining\":%u}\n",
-               rr.replayed, rr.obsolete, rr.remaining);
+        json_begin("db recover", 1), printf(",\"replayed\":%u,\"obsolete\":%u,\"remaining\":%u}\n", rr.replayed,
+                                            rr.obsolete, rr.remaining);
     else
         fprintf(stderr, "recovered %u row(s); dropped %u obsolete entr%s; %u left\n", rr.replayed, rr.obsolete,
                 rr.obsolete == 1 ? "y" : "ies", rr.remaining);
@@ -818,7 +861,15 @@ static int cmd_db(int argc, char **argv)
                            optind < argc ? argv[optind] : "");
     char where[1024] = "";
     sp_error err = {0};
-    if (sp_registry_init(url, where, sizeof(where), &err) != SP_OK) return report("db init", &err);
+    if (sp_registry_init(url, where, sizeof(where), &err) != SP_OK)
+        return json ? report_json("db init", &err, NULL, 0) : report("db init", &err);
+    if (json) {
+        json_begin("db init", 1);
+        printf(",\"registry\":");
+        json_string(stdout, where);
+        printf("}\n");
+        return 0;
+    }
     fprintf(stderr, "registry ready: %s\n", where);
     return 0;
 }
@@ -827,16 +878,18 @@ static int cmd_cleanup(int argc, char **argv)
 {
     static const struct option opts[] = {{"store", required_argument, 0, 'S'},
                                          {"older-than", required_argument, 0, 'o'},
+                                         {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
     const char *store = NULL;
     long older = 3600;
-    int c;
+    int c, json = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'S': store = optarg; break;
+        case 'j': json = 1; break;
         case 'o':
             if (parse_uint_env_or_arg("cleanup", "--older-than", optarg, 0, 100L * 365 * 86400, &older))
                 return EXIT_USAGE;
@@ -854,7 +907,13 @@ static int cmd_cleanup(int argc, char **argv)
     if (optind < argc) return usage_error("cleanup", "unexpected argument '%s'", argv[optind]);
     unsigned removed = 0;
     sp_error err = {0};
-    if (sp_store_cleanup(store, older, &removed, &err) != SP_OK) return report("cleanup", &err);
+    if (sp_store_cleanup(store, older, &removed, &err) != SP_OK)
+        return json ? report_json("cleanup", &err, NULL, 0) : report("cleanup", &err);
+    if (json) {
+        json_begin("cleanup", 1);
+        printf(",\"removed\":%u,\"older_than_seconds\":%ld}\n", removed, older);
+        return 0;
+    }
     const char *url = store ? store : getenv("SEALPUB_STORE");
     if (url && !strncmp(url, "s3://", 5))
         fprintf(stderr, "cleanup: aborted %u stale multipart upload%s\n", removed, removed == 1 ? "" : "s");

@@ -98,12 +98,17 @@ rm -f "$(obj dev zeros 1)"
 
 # ---- outputs that are not regular files (issue 13) --------------------------
 E=$(obj dev edge 6)
-mknod "$WORK/nulldev" c 1 3
-expect_exit 0 "-o onto a character device" -- "$SP" open "$E" -o "$WORK/nulldev" --quiet
-[[ -c $WORK/nulldev ]] && ok "the device is still a device" || bad "the device was replaced"
-ln -s "$WORK/nulldev" "$WORK/devlink"
-expect_exit 0 "-o onto a symlink to a device" -- "$SP" open "$E" -o "$WORK/devlink" --quiet
-[[ -L $WORK/devlink && -c $WORK/nulldev ]] && ok "the symlink and device are kept" || bad "the symlink was replaced"
+# A private device node (like /dev/null), made here so that a regression
+# cannot replace the machine's own; mknod needs root.
+if mknod "$WORK/nulldev" c 1 3 2>/dev/null; then
+    expect_exit 0 "-o onto a character device" -- "$SP" open "$E" -o "$WORK/nulldev" --quiet
+    [[ -c $WORK/nulldev ]] && ok "the device is still a device" || bad "the device was replaced"
+    ln -s "$WORK/nulldev" "$WORK/devlink"
+    expect_exit 0 "-o onto a symlink to a device" -- "$SP" open "$E" -o "$WORK/devlink" --quiet
+    [[ -L $WORK/devlink && -c $WORK/nulldev ]] && ok "the symlink and device are kept" || bad "the symlink was replaced"
+else
+    skip_part "-o onto a device node (mknod needs root)"
+fi
 ln -s /proc/self/fd/1 "$WORK/stdout-link" # what /dev/stdout is
 if "$SP" open "$E" -o "$WORK/stdout-link" --quiet | cmp -s - "$WORK/in6"; then ok "-o a /dev/stdout-like link streams"
 else bad "-o a /dev/stdout-like link"; fi
@@ -283,7 +288,9 @@ cp "$WORK/row.orig" "$R"
 # an uninitialised row (valgrind's memcheck, where installed).
 expect_exit 11 "fetch of a missing version" -- "$SP" fetch --name row --stage dev --arch amd64 --version 9 --verify
 expect_one_line "fetch of a missing version"
-if command -v valgrind >/dev/null; then
+if sp_emulated; then
+    not_run "valgrind memcheck of fetch on a missing row" "valgrind cannot run a foreign-architecture binary under qemu"
+elif command -v valgrind >/dev/null; then
     rc=0
     valgrind -q --error-exitcode=99 "$SP" fetch --name row --stage dev --arch amd64 --version 9 --verify \
         >/dev/null 2>"$WORK/vg" || rc=$?

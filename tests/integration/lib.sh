@@ -12,6 +12,8 @@ trap 'rm -rf "$WORK"' EXIT
 # cleared, except the coordinates of the test servers that
 # scripts/services.sh exports and the test harness's own; each test then
 # sets what it depends on.
+# Kept under another name: some tests clear every SEALPUB_* variable themselves.
+SP_NOT_RUN_LOG=${SEALPUB_NOT_RUN_LOG:-}
 sp_keep_env=" DATABASE_URL AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_CA_BUNDLE "
 sp_keep_env+=" SEALPUB_TEST_S3 SEALPUB_TEST_BUCKET SEALPUB_REQUIRE_SERVICES SEALPUB_BIN SEALPUB_PG_DATA SEALPUB_PG_BIN "
 sp_keep_env+=" SEALPUB_PG_PORT SEALPUB_PG_LOG SEALPUB_RGW_PORT SEALPUB_RGW_LOG SEALPUB_RGW_PIDFILE SEALPUB_CEPH_CONF "
@@ -44,8 +46,8 @@ sp_emulated() { [[ $SP_BIN_ARCH != "$(uname -m | sed 's/x86_64/amd64/;s/aarch64/
 # here and in $SEALPUB_NOT_RUN_LOG, which scripts/cross-arm64.sh prints.
 not_run() {
     echo "not run - $1 ($2)"
-    if [[ -n ${SEALPUB_NOT_RUN_LOG:-} ]]; then
-        printf '%s: %s (%s)\n' "$(basename "$0" .sh)" "$1" "$2" >>"$SEALPUB_NOT_RUN_LOG"
+    if [[ -n $SP_NOT_RUN_LOG ]]; then
+        printf '%s: %s (%s)\n' "$(basename "$0" .sh)" "$1" "$2" >>"$SP_NOT_RUN_LOG"
     fi
 }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }

@@ -51,3 +51,36 @@ sp_status sp_store_put_meta(sp_store *st, sp_upload *up, const char *name, const
 {
     return st->ops->put_meta ? st->ops->put_meta(up, name, value, err) : SP_OK;
 }
+
+/* The descriptions are written by the backends' open functions; this reads
+ * back the same forms, so machine output never parses human text itself. */
+void sp_store_parts_from_desc(const char *desc, sp_store_parts *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!desc) return;
+    const char *sep = strstr(desc, "://");
+    if (!sep) return;
+    snprintf(out->scheme, sizeof(out->scheme), "%.*s", (int)(sep - desc), desc);
+    const char *rest = sep + 3;
+    if (strcmp(out->scheme, "file") == 0) {
+        sp_strlcpy(out->path, rest, sizeof(out->path));
+        return;
+    }
+    if (strcmp(out->scheme, "s3") != 0) { /* "BASE (public URL)" */
+        const char *end = strstr(desc, " (public URL)");
+        snprintf(out->endpoint, sizeof(out->endpoint), "%.*s", (int)(end ? end - desc : (long)strlen(desc)), desc);
+        return;
+    }
+    size_t loc = strcspn(rest, " ");
+    size_t b = strcspn(rest, "/ ");
+    snprintf(out->bucket, sizeof(out->bucket), "%.*s", (int)b, rest);
+    if (rest[b] == '/') snprintf(out->prefix, sizeof(out->prefix), "%.*s", (int)(loc - b - 1), rest + b + 1);
+    const char *at = strstr(rest + loc, " at ");
+    if (at) {
+        at += 4;
+        snprintf(out->endpoint, sizeof(out->endpoint), "%.*s", (int)strcspn(at, " "), at);
+    } else if (rest[loc] == ' ' && rest[loc + 1] == '(') {
+        const char *r = rest + loc + 2;
+        snprintf(out->region, sizeof(out->region), "%.*s", (int)strcspn(r, ",)"), r);
+    }
+}
