@@ -608,15 +608,15 @@ static int cmd_open(int argc, char **argv)
     if (optind >= argc) return usage_error("open", "no container given");
     if (optind + 1 < argc) return usage_error("open", "unexpected argument '%s'", argv[optind + 1]);
     o.input = argv[optind];
+    if (json && o.output && strcmp(o.output, "-") == 0)
+        return usage_error("open", "--json with -o - would mix the result into the data on stdout");
     /* A signal ends the open cleanly: the output, nameless until verified, vanishes. */
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;
     sp_open_result r;
     sp_error err = {0};
     if (sp_open(&o, &r, &err) != SP_OK) return json ? report_json("open", &err, NULL, 0) : report("open", &err);
-    if (json && o.output && strcmp(o.output, "-") == 0) {
-        /* stdout carries the plaintext: the result goes to stderr as one JSON line. */
-    } else if (json) {
+    if (json) {
         json_begin("open", 1);
         printf(",\"name\":");
         json_string(stdout, r.name);
@@ -748,6 +748,8 @@ static int cmd_fetch(int argc, char **argv)
     if (!o.version == !latest) return usage_error("fetch", "give exactly one of --version V and --latest");
     if ((o.output != NULL) + verify + docker_load != 1)
         return usage_error("fetch", "give exactly one of -o OUT, --verify and --docker-load");
+    if (json && o.output && strcmp(o.output, "-") == 0)
+        return usage_error("fetch", "--json with -o - would mix the result into the data on stdout");
     if (via_public) {
         /* The CDN in front of the bucket: unsigned GETs of BASE/OBJECT_KEY,
          * verified against the row exactly like the S3 path. */
@@ -767,8 +769,13 @@ static int cmd_fetch(int argc, char **argv)
     }
     double mbps = r.seconds > 0 ? (double)r.stored_size / 1e6 / r.seconds : 0;
     if (json) {
-        printf("{\"object_key\":");
+        json_begin("fetch", 1);
+        printf(",\"object_key\":");
         json_string(stdout, r.object_key);
+        printf(",\"name\":");
+        json_string(stdout, o.name);
+        printf(",\"stage\":");
+        json_string(stdout, o.stage);
         printf(",\"version\":");
         json_string(stdout, r.version);
         printf(",\"sha256\":\"%s\",\"plain_size\":%llu,\"stored_size\":%llu,\"chunks\":%llu,\"verified\":true,"

@@ -2,7 +2,8 @@
 # it_threads.sh: the default thread count follows the CPUs the process may
 # use: its affinity mask (taskset) and a cgroup CPU quota (v2 cpu.max or v1
 # cpu.cfs_quota_us), not the CPUs the machine has. Checked on what publish
-# --json reports ("threads") and on "version --verbose --json".
+# --json reports ("threads") and on "version --verbose --json", whose other
+# fields are checked here too.
 source "$(dirname "$0")/lib.sh"
 B=$SEALPUB_BIN
 unset DATABASE_URL PGHOST PGDATABASE PGSERVICE # the local default store and registry
@@ -20,6 +21,25 @@ threads_of() { # publish with the default thread count, print "threads" from --j
 
 got=$(threads_of plain env)
 [[ $got == "$mine" ]] && ok "default threads = usable CPUs ($got)" || bad "default threads $got, wanted $mine: $(cat "$WORK/stderr")"
+
+# version --verbose --json: the whole object, with the fields docs/CLI.md lists.
+json=$("$B" version --verbose --json)
+python3 - "$json" "$mine" <<'PY' && ok "version --verbose --json: version, commit, build, libraries, cpu, codec per level" || bad "version --verbose --json: $json"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["version"] and d["commit"], d
+assert {"type", "compiler", "target", "cflags", "sanitize", "optional_features"} <= set(d["build"]), d["build"]
+libs = d["libraries"]
+for name in ("openssl", "libcurl", "libpq", "sqlite3"):
+    assert libs[name]["built_against"] and libs[name]["runtime"], (name, libs[name])
+assert libs["libdeflate"]["built_against"], libs
+assert d["cpu"]["default_threads"] == int(sys.argv[2]) and d["cpu"]["features"], d["cpu"]
+levels = d["codec_per_level"]
+assert sorted(levels, key=int) == [str(i) for i in range(13)], levels
+assert levels["0"].startswith("stored") and "libdeflate level 12" in levels["12"], levels
+PY
+json=$("$B" version --json)
+[[ $json == '{"version":"'*'"}' ]] && ok "version --json: the version only" || bad "version --json: $json"
 
 if ((online < 2)); then
     not_run "taskset and cgroup limits below the machine's CPU count" "this machine has $online CPU"
