@@ -814,7 +814,8 @@ static int cmd_inspect(int argc, char **argv)
     if (optind >= argc) return usage_error("inspect", "no container given");
     if (optind + 1 < argc) return usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
     sp_error err = {0};
-    if (sp_inspect(argv[optind], json, stdout, &err) != SP_OK) return report("inspect", &err);
+    if (sp_inspect(argv[optind], json, stdout, &err) != SP_OK)
+        return json ? report_json("inspect", &err, NULL, 0) : report("inspect", &err);
     return 0;
 }
 

@@ -32,6 +32,8 @@ capture "fetch, not found" 11 "$B" fetch --name j --stage dev --arch amd64 --ver
 s3_get "$bucket/$prefix/dev/j-amd64-1.enc" "$WORK/j.enc"
 capture "open (registry key)" 0 "$B" open "$WORK/j.enc" --json
 capture "open, not a container" 5 "$B" open "$WORK/in.bin" --key-file "$WORK/kek" --json
+capture "inspect" 0 "$B" inspect "$WORK/j.enc" --json
+capture "inspect, not a container" 5 "$B" inspect "$WORK/in.bin" --json
 capture "list" 0 "$B" list --json
 capture "list, bad --since" 2 "$B" list --since soon --json
 capture "delete (dry run)" 0 "$B" delete --name j --stage dev --arch amd64 --version 1 --json

@@ -127,9 +127,12 @@ sp_status sp_inspect(const char *path, int json, FILE *outf, sp_error *err)
         sp_hex(h.artifact_id, SP_ARTIFACT_ID_LEN, id);
         if (json) {
             fprintf(outf,
-                    "{\"format\":\"%s\",\"version\":%u,\"suite\":\"AES-256-GCM+gzip\",\"chunk_size\":%u,"
+                    /* The envelope and names of docs/cli-json.schema.json: the
+                     * resource's version is "version", as in every command. */
+                    "{\"schema\":1,\"command\":\"inspect\",\"ok\":true,"
+                    "\"format\":\"%s\",\"format_version\":%u,\"suite\":\"AES-256-GCM+gzip\",\"chunk_size\":%u,"
                     "\"artifact_id\":\"%s\",\"name\":\"%s\",\"stage\":\"%s\",\"architecture\":\"%s\","
-                    "\"resource_version\":\"%s\",\"header_bytes\":%zu,\"container_bytes\":%llu,\"plain_size\":%llu,"
+                    "\"version\":\"%s\",\"header_bytes\":%zu,\"container_bytes\":%llu,\"plain_size\":%llu,"
                     "\"chunks\":%llu,\"chunks_stored\":%llu,\"authenticated\":false,\"index\":[",
                     SP_FORMAT_NAME, h.version, h.chunk_size, id, h.name, h.stage, h.arch, h.version_str, hlen,
                     (unsigned long long)size, (unsigned long long)plain_total, (unsigned long long)n,
