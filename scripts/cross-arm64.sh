@@ -51,6 +51,7 @@ SERVER_TESTS='^(unit\.test_(s3_live|registry_pg|s3_faults)|integration\..*)$'
 # reason is printed with the list of what did not run.
 declare -A ARM64_SKIP=(
     [hermetic.unit_suites]="runs the unit suites again under a hostile environment: it checks environment handling, which is the same C on both architectures, and doubles the unit time under qemu"
+    [integration.it_s3_creds]="the AWS credential chain (files, environment, local IMDS/ECS servers): parsing and HTTP that are the same C on both architectures; about 80 s under qemu"
     [integration.it_faults]="fault injection and process control (proxy, killed gateway, stopped PostgreSQL) test retry logic that is the same C on both architectures; its stall-timing windows and length make it the costliest and least arm64-specific test under qemu"
 )
 

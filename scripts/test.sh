@@ -33,12 +33,14 @@ echo "== arm64 cross build: $((SECONDS - t)) s"
     "$1/scripts/sanitize.sh" all || s=1
     echo "== sanitizers: $((SECONDS - t)) s"
     exit $s' bash "$root" || status=1
-# Debian 11 and 13 toolchains: build (warnings as errors) and server-free
-# tests in each. Debian 12 is this machine: the main build and suite above.
-# (scripts/distro-matrix.sh with no argument runs all three.)
+# Debian 11 and 13 toolchains, for CI time: Debian 11 (the floor: OpenSSL
+# 1.1.1, libcurl 7.74, libdeflate 1.7, CMake 3.18) builds with warnings as
+# errors and runs the server-free tests; Debian 13 (gcc 14) builds with
+# warnings as errors. Debian 12 is this machine: the main build and suite
+# above. scripts/distro-matrix.sh with no argument runs all three in full.
 echo "== distro matrix"
 t=$SECONDS
-"$root/scripts/distro-matrix.sh" bullseye trixie || status=1
+"$root/scripts/distro-matrix.sh" bullseye trixie:build || status=1
 echo "== distro matrix: $((SECONDS - t)) s"
 # The amd64 and arm64 .deb (same Depends, copyright, lintian), then the
 # platform wheels built against Debian 11 (the matrix left its tree) and

@@ -221,6 +221,11 @@ typedef struct sp_fetch_opts {
     size_t range_size;        /* bytes per ranged read; 0 = 4 MiB */
     unsigned threads;         /* decrypt/inflate workers; 0 = online CPUs */
     volatile const int *cancel;
+    /* Optional: called as the object downloads (in_bytes = container bytes
+     * consumed so far, total = the object's size), from the thread that
+     * frames records; keep it short. */
+    sp_progress_fn progress;
+    void *progress_ctx;
 } sp_fetch_opts;
 void sp_fetch_opts_init(sp_fetch_opts *o);
 

@@ -244,6 +244,8 @@ SAMPLE_JSON = {
     "ratio": 0.6,
     "chunks": 1,
     "chunks_stored": 0,
+    "chunks_fast": 0,
+    "chunks_deflated": 1,
     "level": 6,
     "threads": 2,
     "chunk_size": 4194304,

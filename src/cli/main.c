@@ -203,6 +203,7 @@ static int parse_size_arg(const char *cmd, const char *what, const char *text, u
 typedef struct progress_state {
     double start, last;
     double interval; /* heartbeat mode when > 0 */
+    const char *cmd, *verb; /* "publish", "read" */
 } progress_state;
 
 static double now_s(void)
@@ -220,11 +221,19 @@ static void on_heartbeat(void *ctx, const sp_progress *p)
     st->last = t;
     double mib = (double)p->in_bytes / 1048576.0, rate = mib / (t - st->start > 1e-3 ? t - st->start : 1e-3);
     if (p->total)
-        fprintf(stderr, "sealpub publish: %.1f of %.1f MiB read (%d%%), %.1f MiB/s, %.0f s\n", mib,
-                (double)p->total / 1048576.0, (int)(100.0 * (double)p->in_bytes / (double)p->total), rate,
+        fprintf(stderr, "sealpub %s: %.1f of %.1f MiB %s (%d%%), %.1f MiB/s, %.0f s\n", st->cmd, mib,
+                (double)p->total / 1048576.0, st->verb, (int)(100.0 * (double)p->in_bytes / (double)p->total), rate,
                 t - st->start);
     else
-        fprintf(stderr, "sealpub publish: %.1f MiB read, %.1f MiB/s, %.0f s\n", mib, rate, t - st->start);
+        fprintf(stderr, "sealpub %s: %.1f MiB %s, %.1f MiB/s, %.0f s\n", st->cmd, mib, st->verb, rate, t - st->start);
+}
+
+/* SEALPUB_HEARTBEAT_SECONDS (default 30, 0 = off); non-zero on a bad value. */
+static int heartbeat_seconds(const char *cmd, long *secs)
+{
+    const char *hb = getenv("SEALPUB_HEARTBEAT_SECONDS");
+    *secs = 30;
+    return hb && parse_uint_env_or_arg(cmd, "SEALPUB_HEARTBEAT_SECONDS", hb, 0, 86400, secs);
 }
 
 static void on_progress(void *ctx, const sp_progress *p)
@@ -478,12 +487,11 @@ static int cmd_publish(int argc, char **argv)
     if (!o.name) return usage_error("publish", "--name is required");
     if (!o.stage) return usage_error("publish", "--stage is required");
     if (!o.version) return usage_error("publish", "--version is required");
-    progress_state ps = {.start = now_s()};
+    progress_state ps = {.start = now_s(), .cmd = "publish", .verb = "read"};
     ps.last = ps.start;
     /* Non-TTY (CI logs): a heartbeat line; SEALPUB_HEARTBEAT_SECONDS, 0 = off. */
-    const char *hb = getenv("SEALPUB_HEARTBEAT_SECONDS");
     long secs = 30;
-    if (hb && parse_uint_env_or_arg("publish", "SEALPUB_HEARTBEAT_SECONDS", hb, 0, 86400, &secs)) return EXIT_USAGE;
+    if (heartbeat_seconds("publish", &secs)) return EXIT_USAGE;
     if (!quiet && !json && isatty(STDERR_FILENO)) {
         o.progress = on_progress;
         o.progress_ctx = &ps;
@@ -750,6 +758,15 @@ static int cmd_fetch(int argc, char **argv)
         return usage_error("fetch", "give exactly one of -o OUT, --verify and --docker-load");
     if (json && o.output && strcmp(o.output, "-") == 0)
         return usage_error("fetch", "--json with -o - would mix the result into the data on stdout");
+    long hb_secs = 30;
+    if (heartbeat_seconds("fetch", &hb_secs)) return EXIT_USAGE;
+    progress_state ps = {.start = now_s(), .cmd = "fetch", .verb = "downloaded", .interval = (double)hb_secs};
+    ps.last = ps.start;
+    if (!quiet && hb_secs > 0) {
+        /* A heartbeat line for logs (the fetch has no progress bar). */
+        o.progress = on_heartbeat;
+        o.progress_ctx = &ps;
+    }
     if (via_public) {
         /* The CDN in front of the bucket: unsigned GETs of BASE/OBJECT_KEY,
          * verified against the row exactly like the S3 path. */

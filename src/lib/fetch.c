@@ -50,6 +50,9 @@ typedef struct prefetch {
     /* Consumer (calling thread) only. */
     uint64_t cur;
     size_t cur_off;
+    uint64_t consumed;
+    sp_progress_fn progress;
+    void *progress_ctx;
 } prefetch;
 
 static void *fetch_worker(void *arg)
@@ -107,6 +110,11 @@ static sp_status prefetch_read(void *ctx, uint8_t *buf, size_t len, size_t *got,
             pthread_mutex_unlock(&p->mu);
             p->cur++;
             p->cur_off = 0;
+            p->consumed += sl->len;
+            if (p->progress) {
+                sp_progress pr = {.in_bytes = p->consumed, .out_bytes = p->consumed, .total = p->size};
+                p->progress(p->progress_ctx, &pr);
+            }
         }
     }
     *got = done;
@@ -205,6 +213,8 @@ sp_status sp_fetch(const sp_fetch_opts *o, sp_fetch_result *r, sp_error *err)
     p.nranges = (size + p.range - 1) / p.range;
     p.nslots = nthreads + 2;
     p.cancel = o->cancel;
+    p.progress = o->progress;
+    p.progress_ctx = o->progress_ctx;
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     if (s == SP_OK && !(p.slots = calloc(p.nslots, sizeof(*p.slots))))

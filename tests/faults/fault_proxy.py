@@ -42,6 +42,7 @@ forever). The first rule that fires decides. Actions:
                      did the work; the client never hears of it)
   head_length_delta  forward; add `delta` to the Content-Length of the HEAD
                      answer (a HEAD answer has no body, so framing is intact)
+  delay              wait `seconds` (default 1), then forward unchanged
 
 Log: one JSON object per request, appended to the log file (re-opened for
 every line, so a test may truncate or rotate it): tag, conn, seq, t (request
@@ -609,6 +610,10 @@ class Connection:
             h.update(data)
             rec["body_bytes"] += len(data)
 
+        if action == "delay":
+            # A slow network: hold the request `seconds`, then forward it as is.
+            time.sleep(float(rule.get("seconds", 1)))
+            action = "forward"
         if action == "error":
             # Read the body as a server would, then answer from here.
             if rec["expect"]:

@@ -49,6 +49,8 @@ class PublishResult:
     ratio: float  # stored_size / plain_size
     chunks: int
     chunks_stored: int  # chunks kept uncompressed because they would not shrink
+    chunks_fast: int  # chunks compressed by the fast codec (ISA-L) by the per-chunk choice
+    chunks_deflated: int  # chunks compressed by libdeflate at the level
     seconds: float
     mb_per_s: float
     store: str  # the store, as sealpub describes it
