@@ -34,7 +34,10 @@ for d in "${debs[@]}"; do
             say "note: placeholder Maintainer (DEBFULLNAME/DEBEMAIL or git user.name/email unset)"
         fi
     fi
-    dpkg-deb -c "$d" | grep -q '/usr/share/doc/sealpub/copyright$' || { say "FAIL: $d has no copyright file"; status=1; }
+    # Listed whole first: grep -q would close the pipe early, and pipefail
+    # would report dpkg-deb's SIGPIPE as a failure.
+    files=$(dpkg-deb -c "$d")
+    grep -q '/usr/share/doc/sealpub/copyright$' <<<"$files" || { say "FAIL: $d has no copyright file"; status=1; }
     if command -v lintian >/dev/null; then
         tags=$(nice lintian --tag-display-limit 0 "$d" 2>&1 | grep -v 'running with root privileges' || true)
         if [[ -n $tags ]]; then

@@ -53,6 +53,19 @@ declare -A ARM64_SKIP=(
     [hermetic.unit_suites]="runs the unit suites again under a hostile environment: it checks environment handling, which is the same C on both architectures, and doubles the unit time under qemu"
     [integration.it_s3_creds]="the AWS credential chain (files, environment, local IMDS/ECS servers): parsing and HTTP that are the same C on both architectures; about 80 s under qemu"
     [integration.it_faults]="fault injection and process control (proxy, killed gateway, stopped PostgreSQL) test retry logic that is the same C on both architectures; its stall-timing windows and length make it the costliest and least arm64-specific test under qemu"
+    [format.reference_reader]="the independent Python reader and the appendix vectors: Python is the same on both architectures, and the arm64 C reader meets the same vectors in unit.test_vectors; 440 s under qemu"
+    [integration.it_claims]="claims, collisions, misconfiguration and recovery: registry and process logic that is the same C on both architectures; 125 s under qemu"
+    [integration.it_manage]="list, delete, retention and dry runs: registry logic, the same C on both architectures; 66 s under qemu"
+    [integration.it_bad_input]="the table of error messages: argument parsing, the same C on both architectures; 50 s under qemu"
+    [integration.it_secrets]="secrets never echoed: message formatting, the same C on both architectures; 33 s under qemu"
+    [integration.it_s3]="S3 signing, multipart and aborts against radosgw: the same C on both architectures (unit.test_s3_live and unit.test_s3_faults run the store under qemu); 55 s under qemu"
+    [integration.it_cdn]="the public-URL store and semver keys: HTTP and key logic, the same C on both architectures; 27 s under qemu"
+    [integration.it_rewrap]="KEK rotation: registry logic (the wrap itself is in unit.test_kek under qemu); 22 s under qemu"
+    [integration.it_docker]="the Docker engine API stream: HTTP over a socket, the same C on both architectures, against an amd64 engine"
+    [integration.it_lifecycle]="a shell script against radosgw's lifecycle API: no sealpub code of either architecture runs in it"
+    [integration.it_woodpecker]="pipeline files against Woodpecker's schema: no architecture-specific code"
+    [integration.it_man_completion]="the man page and shell completion: text, the same on both architectures"
+    [integration.it_s3_settings]="S3 object settings and metadata: request headers, the same C on both architectures"
 )
 
 log() { printf 'cross-arm64: %s\n' "$*" >&2; }
