@@ -34,14 +34,30 @@ void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Set by main when --json is anywhere on the command line, so that a usage
+ * error found while parsing (before the command knows it was asked for
+ * JSON) is still one JSON object on stdout. */
+static int g_json_requested;
+
 int usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
-    fprintf(stderr, "sealpub%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see 'sealpub %s%s--help')\n", cmd ? cmd : "", cmd ? " " : "");
+    fprintf(stderr, "sealpub%s%s: %s (see 'sealpub %s%s--help')\n", cmd ? " " : "", cmd ? cmd : "", msg,
+            cmd ? cmd : "", cmd ? " " : "");
+    if (g_json_requested && cmd) {
+        sp_error e = {.status = SP_ERR_USAGE};
+        snprintf(e.msg, sizeof(e.msg), "%s", msg);
+        json_begin(cmd, 0);
+        printf(",\"code\":%d,\"status\":", EXIT_USAGE);
+        json_string(stdout, sp_status_name(e.status));
+        printf(",\"message\":");
+        json_string(stdout, e.msg);
+        printf(",\"retryable\":false,\"warnings\":[]}\n");
+    }
     return EXIT_USAGE;
 }
 
@@ -965,7 +981,8 @@ static int cmd_version(int argc, char **argv)
         }
     }
     if (json && !verbose) {
-        printf("{\"version\":");
+        json_begin("version", 1);
+        printf(",\"version\":");
         json_string(stdout, sp_version());
         printf("}\n");
         return 0;
@@ -978,7 +995,9 @@ static int cmd_version(int argc, char **argv)
             return EXIT_FAILURE;
         }
         sp_build_info_json(info, n + 1);
-        printf("%s\n", info);
+        /* The library's object, inside the CLI's envelope. */
+        json_begin("version", 1);
+        printf(",%s\n", info[0] == '{' ? info + 1 : info);
         free(info);
         return 0;
     }
@@ -1000,6 +1019,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0) g_json_requested = 1;
     /* "sealpub help CMD" and "sealpub CMD -h" are "sealpub CMD --help". */
     static char help_flag[] = "--help";
     char *help_argv[4] = {argv[0], NULL, help_flag, NULL};

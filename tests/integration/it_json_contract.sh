@@ -45,6 +45,11 @@ capture "cleanup, bad store" 2 "$B" cleanup --store "s3://" --json
 capture "db init" 0 "$B" db init --json
 capture "db init, missing table check" 8 env SEALPUB_TABLE=no_such_table_here "$B" publish "$WORK/in.bin" --name j --stage dev --arch amd64 --version 4 --content raw --json
 capture "db recover" 0 env SEALPUB_RECOVERY_DIR="$WORK/rec" "$B" db recover --json
+capture "publish, flag error while parsing" 2 "$B" publish "$WORK/in.bin" --name j --stage dev --version 1 --level 99 --json
+capture "db, unknown subcommand" 2 "$B" db frob --json
+capture "version" 0 "$B" version --json
+capture "version --verbose" 0 "$B" version --verbose --json
+capture "version, unknown option" 2 "$B" version --bogus --json
 capture "delete --yes" 0 "$B" delete --name j --stage dev --arch amd64 --version 1 --yes --json
 
 python3 - "$SCHEMA" "$WORK/json" <<'PY' >"$WORK/validate.out" 2>&1
