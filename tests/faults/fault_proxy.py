@@ -43,11 +43,13 @@ forever). The first rule that fires decides. Actions:
   head_length_delta  forward; add `delta` to the Content-Length of the HEAD
                      answer (a HEAD answer has no body, so framing is intact)
   delay              wait `seconds` (default 1), then forward unchanged
+  (error rules may add "region": R, answered as S3 does for a request signed
+  for another region: an x-amz-bucket-region header and <Region> element)
 
 Log: one JSON object per request, appended to the log file (re-opened for
 every line, so a test may truncate or rotate it): tag, conn, seq, t (request
 head received), method, path, query, op, part, host, auth (SigV4
-Authorization present), amz_date, amz_sha (x-amz-content-sha256), crc32c
+Authorization present), scope (its credential scope without the key id), amz_date, amz_sha (x-amz-content-sha256), crc32c
 (x-amz-checksum-crc32c), checksum_algorithm (x-amz-checksum-algorithm),
 content_length, chunked, expect, range, body_bytes, body_complete, body_sha_ok
 (whether the header equals the SHA-256 of the body received; null for
@@ -180,11 +182,12 @@ def s3_op(method, path, query):
     return method
 
 
-def s3_error_body(code, message, resource, rid):
+def s3_error_body(code, message, resource, rid, region=None):
     esc = lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>'
+    extra = "<Region>%s</Region>" % esc(region) if region else ""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>%s'
             "<Resource>%s</Resource><RequestId>%s</RequestId></Error>" %
-            (esc(code), esc(message), esc(resource), rid)).encode()
+            (esc(code), esc(message), extra, esc(resource), rid)).encode()
 
 
 DEFAULT_MESSAGES = {
@@ -583,6 +586,8 @@ class Connection:
             "path": urllib.parse.unquote(path), "query": query, "op": s3_op(method, urllib.parse.unquote(path), qd),
             "part": part, "host": header(hdrs, "Host"),
             "auth": auth.startswith("AWS4-HMAC-SHA256 Credential="),
+            # The credential scope without the key id: DATE/REGION/SERVICE/aws4_request.
+            "scope": auth.split("Credential=", 1)[1].split(",", 1)[0].split("/", 1)[-1] if "Credential=" in auth else None,
             "amz_date": header(hdrs, "x-amz-date") is not None, "amz_sha": amz_sha,
             "crc32c": header(hdrs, "x-amz-checksum-crc32c"),
             "checksum_algorithm": header(hdrs, "x-amz-checksum-algorithm"),
@@ -623,10 +628,13 @@ class Connection:
             status = int(rule.get("status", 503))
             code = rule.get("code", "SlowDown" if status == 503 else "InternalError")
             message = rule.get("message", DEFAULT_MESSAGES.get(code, code))
-            body = b"" if method == "HEAD" else s3_error_body(code, message, rec["path"], "fault-%d-%d" % (self.cid, self.seq))
+            region = rule.get("region")  # S3's answer for a request signed for another region
+            body = b"" if method == "HEAD" else s3_error_body(code, message, rec["path"],
+                                                               "fault-%d-%d" % (self.cid, self.seq), region)
             reply = ("HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n"
-                     "x-amz-request-id: fault-%d-%d\r\nDate: %s\r\n\r\n" %
+                     "x-amz-request-id: fault-%d-%d\r\n%sDate: %s\r\n\r\n" %
                      (status, REASONS.get(status, "Error"), len(body), self.cid, self.seq,
+                      "x-amz-bucket-region: %s\r\n" % region if region else "",
                       time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))).encode()
             rec["status"] = status
             rec["code"] = code
