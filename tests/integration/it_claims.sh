@@ -98,6 +98,11 @@ claim_holder() { # version mode: starts a publisher that holds the claim; sets H
     exec 7>"$WORK/fifo"
     head -c $((2 * MiB)) /dev/urandom >&7
 }
+kill_holder() { # SIGKILL the claim holder (it never releases anything itself) and close its input
+    kill -KILL "$HOLDER"
+    wait "$HOLDER" 2>/dev/null
+    exec 7>&-
+}
 held_by_other() { # version: a fail-mode publish sees the claim held
     ! "$B" publish "$WORK/in1.bin" --name held --stage dev --arch amd64 --version "$1" --on-exists fail \
         --content raw --quiet 2>"$WORK/probe.err" && grep -q "is in progress" "$WORK/probe.err"
@@ -106,9 +111,7 @@ claim_holder k1 fail
 wait_until 30 held_by_other k1 && ok "a second publisher sees the claim held" || bad "claim not seen: $(cat "$WORK/probe.err")"
 grep -q "held by sealpub host .* pid $HOLDER" "$WORK/probe.err" && ok "the message names the holder (pid $HOLDER)" ||
     bad "holder not named: $(cat "$WORK/probe.err")"
-kill -KILL "$HOLDER"
-wait "$HOLDER" 2>/dev/null
-exec 7>&-
+kill_holder
 expect_exit 0 "after SIGKILL of the holder the next publisher proceeds" -- \
     "$B" publish "$WORK/in2.bin" --name held --stage dev --arch amd64 --version k1 --on-exists fail --content raw --quiet
 "$B" fetch --name held --stage dev --arch amd64 --version k1 -o "$WORK/k1.out" --quiet && cmp -s "$WORK/k1.out" "$WORK/in2.bin" &&
@@ -122,9 +125,7 @@ wait_until 30 held_by_other k2 || bad "claim k2 not held"
 waiter=$!
 wait_until 30 grep -q "waiting for another publish of held/dev/amd64/k2" "$WORK/waiter.err" &&
     ok "replace says it is waiting" || bad "no waiting notice: $(cat "$WORK/waiter.err")"
-kill -KILL "$HOLDER"
-wait "$HOLDER" 2>/dev/null
-exec 7>&-
+kill_holder
 wait "$waiter" && ok "the waiter proceeds after the holder was killed" || bad "waiter failed: $(cat "$WORK/waiter.err")"
 grep -q '"warnings":\["waiting for another publish' "$WORK/waiter.json" && ok "--json carries the wait as a warning" ||
     bad "no warning in JSON: $(cat "$WORK/waiter.json")"
@@ -137,9 +138,7 @@ wait_until 30 held_by_other k3 || bad "claim k3 not held"
 expect_exit 14 "--lock-timeout 1 gives up (exit 14)" -- \
     "$B" publish "$WORK/in3.bin" --name held --stage dev --arch amd64 --version k3 --lock-timeout 1 --content raw --json
 grep -q '"retryable":true' "$WORK/stdout" && ok "exit 14 is retryable in JSON" || bad "JSON: $(cat "$WORK/stdout")"
-kill -KILL "$HOLDER"
-wait "$HOLDER" 2>/dev/null
-exec 7>&-
+kill_holder
 expect_exit 11 "neither the holder nor the waiter left a row" -- "$B" fetch --name held --stage dev --arch amd64 --version k3 --verify
 
 # The same guarantee between processes on one host with SQLite.
@@ -148,9 +147,7 @@ expect_exit 11 "neither the holder nor the waiter left a row" -- "$B" fetch --na
     claim_holder s1 fail
     wait_until 30 held_by_other s1 && ok "SQLite: a second publisher sees the claim held" ||
         bad "SQLite: claim not seen: $(cat "$WORK/probe.err")"
-    kill -KILL "$HOLDER"
-    wait "$HOLDER" 2>/dev/null
-    exec 7>&-
+    kill_holder
     expect_exit 0 "SQLite: after SIGKILL the next publisher proceeds" -- \
         "$B" publish "$WORK/in2.bin" --name held --stage dev --arch amd64 --version s1 --on-exists fail --content raw --quiet
     echo "$PASS $FAIL" >"$WORK/sub.counts"

@@ -168,22 +168,16 @@ heartbeat_input | SEALPUB_HEARTBEAT_SECONDS=1 "$B" publish - --name beat --stage
 head -c $((12 * MiB)) /dev/urandom >"$WORK/hb.bin"
 expect_exit 0 "publish for the fetch heartbeat" -- "$B" publish "$WORK/hb.bin" --name beatf --stage dev --arch amd64 --version 1 \
     --content raw --level 0 --quiet
-FP=$SP_SOURCE_DIR/tests/faults/fault_proxy.py
-printf '{"tag":"hb","rules":[{"op":"GetObject","times":2,"action":"delay","seconds":1.5}]}' >"$WORK/rules.json"
-python3 "$FP" serve --upstream "$AWS_ENDPOINT_URL_S3" --rules "$WORK/rules.json" --log "$WORK/proxy.log" \
-    --port-file "$WORK/proxy.port" >/dev/null 2>&1 &
-proxy=$!
-wait_until 30 test -s "$WORK/proxy.port" || bad "the fault proxy did not start"
-SEALPUB_HEARTBEAT_SECONDS=1 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$WORK/proxy.port") "$B" fetch --name beatf --stage dev \
+start_fault_proxy '{"tag":"hb","rules":[{"op":"GetObject","times":2,"action":"delay","seconds":1.5}]}'
+SEALPUB_HEARTBEAT_SECONDS=1 AWS_ENDPOINT_URL_S3=$PROXY_URL "$B" fetch --name beatf --stage dev \
     --arch amd64 --version 1 -o "$WORK/hb.out" --parallel 1 --threads 1 2>"$WORK/beat.err"
 grep -q "^sealpub fetch: .* of 12.0 MiB downloaded" "$WORK/beat.err" && ok "fetch prints heartbeat lines without a terminal" ||
     bad "no fetch heartbeat: $(cat "$WORK/beat.err")"
 cmp -s "$WORK/hb.out" "$WORK/hb.bin" && ok "the slowed fetch is intact" || bad "slowed fetch differs"
-SEALPUB_HEARTBEAT_SECONDS=1 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$WORK/proxy.port") "$B" fetch --name beatf --stage dev \
+SEALPUB_HEARTBEAT_SECONDS=1 AWS_ENDPOINT_URL_S3=$PROXY_URL "$B" fetch --name beatf --stage dev \
     --arch amd64 --version 1 --verify --parallel 1 --quiet 2>"$WORK/beat.err"
 [[ ! -s $WORK/beat.err ]] && ok "fetch --quiet silences it" || bad "fetch --quiet: $(cat "$WORK/beat.err")"
-kill $proxy 2>/dev/null
-wait $proxy 2>/dev/null
+stop_fault_proxy
 expect_exit 2 "SEALPUB_HEARTBEAT_SECONDS not a number" -- env SEALPUB_HEARTBEAT_SECONDS=often "$B" "${P[@]}" --name beat --version 3
 
 # Help forms.

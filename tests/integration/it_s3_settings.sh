@@ -30,29 +30,25 @@ expect_exit 11 "nothing was published by the refused ones" -- "$B" fetch --name 
 # front of radosgw answers the first PutObject as S3 answers a request signed
 # for another region (400 AuthorizationHeaderMalformed naming eu-west-1).
 FP=$SP_SOURCE_DIR/tests/faults/fault_proxy.py
-printf '{"tag":"region","rules":[{"op":"PutObject","times":1,"action":"error","status":400,"code":"AuthorizationHeaderMalformed","message":"the region us-east-1 is wrong; expecting eu-west-1","region":"eu-west-1"}]}' >"$WORK/rules.json"
-python3 "$FP" serve --upstream "$AWS_ENDPOINT_URL_S3" --rules "$WORK/rules.json" --log "$WORK/proxy.log" \
-    --port-file "$WORK/proxy.port" >/dev/null 2>&1 &
-proxy=$!
-wait_until 30 test -s "$WORK/proxy.port" || bad "the fault proxy did not start"
-via=http://127.0.0.1:$(cat "$WORK/proxy.port")
+region_rule='{"tag":"region","rules":[{"op":"PutObject","times":1,"action":"error","status":400,"code":"AuthorizationHeaderMalformed","message":"the region us-east-1 is wrong; expecting eu-west-1","region":"eu-west-1"}]}'
+start_fault_proxy "$region_rule"
+via=$PROXY_URL
 # A region the user set is never changed: the error names both.
 expect_exit 7 "AWS_REGION set, bucket elsewhere" -- env AWS_ENDPOINT_URL_S3="$via" "${P[@]}" --version r1
 expect_err_contains "the bucket is in region eu-west-1, not us-east-1" "names both regions"
 # Left to sealpub: resent once, signed for the bucket's region, and it works.
-: >"$WORK/proxy.log"
-printf '{"tag":"region2","rules":[{"op":"PutObject","times":1,"action":"error","status":400,"code":"AuthorizationHeaderMalformed","message":"the region us-east-1 is wrong; expecting eu-west-1","region":"eu-west-1"}]}' >"$WORK/rules.json"
+: >"$PROXY_LOG"
+printf '%s' "${region_rule/\"region\",/\"region2\",}" >"$PROXY_RULES" # a new tag: the rule fires again
 expect_exit 0 "no region set: resent with the bucket's" -- env -u AWS_REGION -u AWS_DEFAULT_REGION AWS_ENDPOINT_URL_S3="$via" \
     "${P[@]}" --version r2
-n=$(python3 "$FP" count "$WORK/proxy.log" --op PutObject)
+n=$(python3 "$FP" count "$PROXY_LOG" --op PutObject)
 [[ $n == 2 ]] && ok "exactly one resend ($n PutObject requests)" || bad "$n PutObject requests"
-python3 - "$WORK/proxy.log" <<'PY' && ok "the resend is signed for eu-west-1" || bad "resend not signed for eu-west-1"
+python3 - "$PROXY_LOG" <<'PY' && ok "the resend is signed for eu-west-1" || bad "resend not signed for eu-west-1"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 puts = [r for r in recs if r.get("op") == "PutObject"]
 sys.exit(0 if len(puts) == 2 and "/us-east-1/" in (puts[0]["scope"] or "") and "/eu-west-1/" in (puts[1]["scope"] or "") else 1)
 PY
 expect_exit 0 "and it fetches" -- env -u AWS_REGION AWS_ENDPOINT_URL_S3="$via" "$B" fetch --name obj --stage dev --arch amd64 --version r2 --verify
-kill $proxy 2>/dev/null
-wait $proxy 2>/dev/null
+stop_fault_proxy
 finish

@@ -199,6 +199,25 @@ private_pg_cleanup() {
     rm -rf "$PRIV_PG_DIR"
 }
 
+# start_fault_proxy RULES_JSON: tests/faults/fault_proxy.py in front of the
+# local radosgw with those rules; sets PROXY_URL, PROXY_PID, PROXY_LOG and
+# PROXY_RULES (rewrite that file to change the rules). Stop it with stop_fault_proxy.
+start_fault_proxy() {
+    PROXY_RULES=$WORK/proxy-rules.json PROXY_LOG=$WORK/proxy.log
+    printf '%s' "$1" >"$PROXY_RULES"
+    rm -f "$WORK/proxy.port"
+    python3 "${SP_SOURCE_DIR:?}/tests/faults/fault_proxy.py" serve --upstream "$AWS_ENDPOINT_URL_S3" --rules "$PROXY_RULES" \
+        --log "$PROXY_LOG" --port-file "$WORK/proxy.port" >/dev/null 2>&1 &
+    PROXY_PID=$!
+    wait_until 30 test -s "$WORK/proxy.port" || { echo "FAIL - the fault proxy did not start"; exit 1; }
+    PROXY_URL=http://127.0.0.1:$(cat "$WORK/proxy.port")
+}
+stop_fault_proxy() {
+    kill "$PROXY_PID" 2>/dev/null
+    wait "$PROXY_PID" 2>/dev/null
+    PROXY_PID=
+}
+
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s; false if it never
 # held. A bound against hangs, not a timing assertion.
 wait_until() {
