@@ -39,7 +39,8 @@ assert sorted(levels, key=int) == [str(i) for i in range(13)], levels
 assert levels["0"].startswith("stored") and "libdeflate level 12" in levels["12"], levels
 PY
 json=$("$B" version --json)
-[[ $json == '{"version":"'*'"}' ]] && ok "version --json: the version only" || bad "version --json: $json"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["command"]=="version" and d["ok"] and d["version"] and set(d)=={"schema","command","ok","version"}, d' "$json" &&
+    ok "version --json: the envelope and the version only" || bad "version --json: $json"
 
 if ((online < 2)); then
     not_run "taskset and cgroup limits below the machine's CPU count" "this machine has $online CPU"
