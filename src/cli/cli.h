@@ -19,10 +19,20 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 int option_error(const char *cmd, int c, char **argv);
 /* "sealpub CMD: error: WHAT" on stderr; returns the exit code. */
 int report(const char *cmd, const sp_error *err);
+/* ,"warnings":[...] */
+void json_warnings(const char (*warnings)[256], unsigned n);
+/* The failure object of --json: envelope, code, status, message, retryable,
+ * warnings, then extra (JSON members starting with a comma, or NULL). */
+void json_error(const char *cmd, int code, const sp_error *err, const char (*warnings)[256], unsigned nwarnings,
+                const char *extra);
 /* report(), plus the failure as one JSON object on stdout (--json). */
 int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings);
 /* s as a JSON string literal. */
 void json_string(FILE *f, const char *s);
+/* ,"key":"value" (null when value is NULL). */
+void json_member(FILE *f, const char *key, const char *value);
+/* The identity members every command names alike: name, stage, architecture, version. */
+void json_identity(FILE *f, const char *name, const char *stage, const char *arch, const char *version);
 /* Machine output's envelope (docs/CLI.md, "Machine output"): opens the
  * object with {"schema":1,"command":CMD,"ok":OK; the caller adds its fields
  * (each starting with a comma) and the closing brace. */

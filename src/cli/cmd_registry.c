@@ -49,45 +49,68 @@ static void print_size(uint64_t n, char *out, size_t cap)
 
 static void artifact_json(FILE *f, const sp_artifact *a)
 {
-    fprintf(f, "{\"name\":");
-    json_string(f, a->name);
-    fprintf(f, ",\"stage\":");
-    json_string(f, a->stage);
-    fprintf(f, ",\"architecture\":");
-    json_string(f, a->arch);
-    fprintf(f, ",\"version\":");
-    json_string(f, a->version);
-    fprintf(f, ",\"object_key\":");
+    fprintf(f, "{\"object_key\":");
     json_string(f, a->object_key);
-    fprintf(f, ",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"stored_size\":%" PRIu64 ",\"plain_size\":%" PRIu64
-           ",\"key_wrap\":",
-           a->sha256, a->artifact_id, a->size_bytes, a->plain_size);
-    json_string(f, a->key_wrap);
-    fprintf(f, ",\"kek_id\":");
-    if (a->kek_id[0]) json_string(f, a->kek_id);
-    else fprintf(f, "null");
-    fprintf(f, ",\"format\":");
-    json_string(f, a->format);
-    fprintf(f, ",\"created_at\":\"%s\",\"updated_at\":\"%s\"", a->created_at, a->updated_at);
+    json_identity(f, a->name, a->stage, a->arch, a->version);
+    fprintf(f, ",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"stored_size\":%" PRIu64 ",\"plain_size\":%" PRIu64,
+            a->sha256, a->artifact_id, a->size_bytes, a->plain_size);
+    json_member(f, "key_wrap", a->key_wrap);
+    json_member(f, "kek_id", a->kek_id[0] ? a->kek_id : NULL);
+    json_member(f, "format", a->format);
+    json_member(f, "created_at", a->created_at);
+    json_member(f, "updated_at", a->updated_at);
     json_public_url(f, a->object_key);
     fputc('}', f);
 }
 
-/* JSON rows are gathered in memory and printed with the envelope at the
- * end, so a failure part-way still prints exactly one JSON object. */
-typedef struct list_out {
-    int json;
+/* The artifacts a command reports. In JSON mode they are gathered in memory
+ * and printed with the envelope at the end, so a failure part-way still
+ * prints exactly one JSON object. */
+typedef struct artifact_rows {
+    int json, dry_run;
     uint64_t n;
     FILE *buf;
-} list_out;
+    char *text;
+    size_t len;
+} artifact_rows;
+
+/* 0, or the exit code of a failure to set up (out of memory). */
+static int rows_open(artifact_rows *r, int json, const char *cmd)
+{
+    memset(r, 0, sizeof(*r));
+    r->json = json;
+    if (json && !(r->buf = open_memstream(&r->text, &r->len))) {
+        sp_error e = {.status = SP_ERR_NOMEM};
+        snprintf(e.msg, sizeof(e.msg), "out of memory");
+        return report(cmd, &e);
+    }
+    return 0;
+}
+
+/* In JSON mode, a's object; 1 when it was (the caller prints text otherwise). */
+static int rows_add_json(artifact_rows *r, const sp_artifact *a)
+{
+    if (!r->json) return 0;
+    if (r->n) fputc(',', r->buf);
+    artifact_json(r->buf, a);
+    r->n++;
+    return 1;
+}
+
+/* The gathered JSON objects, comma-separated ("" when none); freed by rows_free. */
+static const char *rows_close(artifact_rows *r)
+{
+    if (r->buf) fclose(r->buf);
+    r->buf = NULL;
+    return r->text ? r->text : "";
+}
+
+static void rows_free(artifact_rows *r) { free(r->text); }
 
 static int list_row(void *ctx, const sp_artifact *a)
 {
-    list_out *lo = ctx;
-    if (lo->json) {
-        if (lo->n) fputc(',', lo->buf);
-        artifact_json(lo->buf, a);
-    } else {
+    artifact_rows *lo = ctx;
+    if (!rows_add_json(lo, a)) {
         char size[32];
         if (lo->n == 0)
             printf("%-24s %-10s %-8s %-20s %10s  %-20s  %-20s %s\n", "NAME", "STAGE", "ARCH", "VERSION", "STORED",
@@ -95,8 +118,8 @@ static int list_row(void *ctx, const sp_artifact *a)
         print_size(a->size_bytes, size, sizeof(size));
         printf("%-24s %-10s %-8s %-20s %10s  %s  %-20s %s\n", a->name, a->stage, a->arch, a->version, size,
                a->created_at, a->key_wrap, a->object_key);
+        lo->n++;
     }
-    lo->n++;
     return 0;
 }
 
@@ -138,22 +161,21 @@ int cmd_list(int argc, char **argv)
         }
     }
     if (optind < argc) return usage_error("list", "unexpected argument '%s'", argv[optind]);
-    char *rows = NULL;
-    size_t rows_len = 0;
-    list_out lo = {json, 0, json ? open_memstream(&rows, &rows_len) : NULL};
-    if (json && !lo.buf) return report("list", &(sp_error){.status = SP_ERR_NOMEM, .msg = "out of memory"});
+    artifact_rows lo;
+    int rc = rows_open(&lo, json, "list");
+    if (rc) return rc;
     sp_error err = {0};
     sp_status s = sp_list(&o, list_row, &lo, &err);
-    if (lo.buf) fclose(lo.buf);
+    const char *rows = rows_close(&lo);
     if (s != SP_OK) {
-        free(rows);
+        rows_free(&lo);
         return json ? report_json("list", &err, NULL, 0) : report("list", &err);
     }
     if (json) {
         json_begin("list", 1);
-        printf(",\"artifacts\":[%s],\"count\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"next_offset\":", rows ? rows : "",
-               lo.n, o.offset);
-        free(rows);
+        printf(",\"artifacts\":[%s],\"count\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"next_offset\":", rows, lo.n,
+               o.offset);
+        rows_free(&lo);
         if (o.limit && lo.n == o.limit) printf("%" PRIu64 "}\n", o.offset + lo.n);
         else printf("null}\n");
     } else if (lo.n == 0) {
@@ -164,23 +186,14 @@ int cmd_list(int argc, char **argv)
     return 0;
 }
 
-typedef struct delete_out {
-    int json, dry_run;
-    unsigned n;
-    FILE *buf;
-} delete_out;
-
 static int delete_row(void *ctx, const sp_artifact *a)
 {
-    delete_out *d = ctx;
-    if (d->json) {
-        if (d->n) fputc(',', d->buf);
-        artifact_json(d->buf, a);
-    } else {
+    artifact_rows *d = ctx;
+    if (!rows_add_json(d, a)) {
         fprintf(stderr, "%s %s/%s/%s/%s (%s)\n", d->dry_run ? "would delete" : "deleted", a->name, a->stage, a->arch,
                 a->version, a->object_key);
+        d->n++;
     }
-    d->n++;
     return 0;
 }
 
@@ -233,34 +246,34 @@ int cmd_delete(int argc, char **argv)
         return usage_error("delete", "give --version, or --older-than and/or --keep-last");
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;
-    char *rows = NULL;
-    size_t rows_len = 0;
-    delete_out d = {json, o.dry_run, 0, json ? open_memstream(&rows, &rows_len) : NULL};
-    if (json && !d.buf) return report("delete", &(sp_error){.status = SP_ERR_NOMEM, .msg = "out of memory"});
+    artifact_rows d;
+    int rc = rows_open(&d, json, "delete");
+    if (rc) return rc;
+    d.dry_run = o.dry_run;
     unsigned count = 0;
     sp_error err = {0};
     sp_status s = sp_delete(&o, delete_row, &d, &count, &err);
-    if (d.buf) fclose(d.buf);
-    if (s != SP_OK && json) {
-        /* One object: the failure, and what was deleted before it. */
+    /* Success or failure, the same members: what was (or would be) deleted. */
+    char *tail = NULL;
+    size_t tail_len = 0;
+    FILE *t = json ? open_memstream(&tail, &tail_len) : NULL;
+    if (t) {
+        fprintf(t, ",\"dry_run\":%s,\"artifacts\":[%s],\"count\":%u", o.dry_run ? "true" : "false", rows_close(&d),
+                count);
+        fclose(t);
+    }
+    rows_free(&d);
+    if (s != SP_OK) {
         int code = report("delete", &err);
-        json_begin("delete", 0);
-        printf(",\"code\":%d,\"status\":", code);
-        json_string(stdout, sp_status_name(err.status));
-        printf(",\"message\":");
-        json_string(stdout, err.msg);
-        printf(",\"retryable\":%s,\"warnings\":[],\"dry_run\":%s,\"artifacts\":[%s],\"count\":%u}\n",
-               err.retryable ? "true" : "false", o.dry_run ? "true" : "false", rows ? rows : "", count);
-        free(rows);
+        if (json) json_error("delete", code, &err, NULL, 0, tail); /* what was deleted before the failure too */
+        free(tail);
         return code;
     }
-    if (s != SP_OK) return report("delete", &err);
     if (json) {
         json_begin("delete", 1);
-        printf(",\"dry_run\":%s,\"artifacts\":[%s],\"count\":%u}\n", o.dry_run ? "true" : "false", rows ? rows : "",
-               count);
+        printf("%s}\n", tail ? tail : "");
     }
-    free(rows);
+    free(tail);
     if (!json && o.dry_run)
         fprintf(stderr, "dry run: %u artifact(s) would be deleted; nothing changed (pass --yes to delete)\n", count);
     else if (!json)
@@ -332,8 +345,7 @@ int cmd_rewrap(int argc, char **argv)
                o.dry_run ? "true" : "false", r.rewrapped, r.already, r.other, r.changed);
         if (r.from_kek_id[0]) json_string(stdout, r.from_kek_id);
         else printf("null");
-        printf(",\"to_kek_id\":");
-        json_string(stdout, r.to_kek_id);
+        json_member(stdout, "to_kek_id", r.to_kek_id);
         printf("}\n");
     }
     if (s != SP_OK) {

@@ -51,12 +51,7 @@ int usage_error(const char *cmd, const char *fmt, ...)
     if (g_json_requested && cmd) {
         sp_error e = {.status = SP_ERR_USAGE};
         snprintf(e.msg, sizeof(e.msg), "%s", msg);
-        json_begin(cmd, 0);
-        printf(",\"code\":%d,\"status\":", EXIT_USAGE);
-        json_string(stdout, sp_status_name(e.status));
-        printf(",\"message\":");
-        json_string(stdout, e.msg);
-        printf(",\"retryable\":false,\"warnings\":[]}\n");
+        json_error(cmd, EXIT_USAGE, &e, NULL, 0, NULL);
     }
     return EXIT_USAGE;
 }
@@ -79,20 +74,32 @@ int report(const char *cmd, const sp_error *err)
 /* In --json mode a failure is also one JSON object on stdout, so a caller
  * parsing stdout always gets one: the exit code, the status, the message,
  * whether retrying can help, and the warnings collected so far. */
-int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings)
+void json_warnings(const char (*warnings)[256], unsigned n)
 {
-    int code = report(cmd, err);
-    json_begin(cmd, 0);
-    printf(",\"code\":%d,\"status\":", code);
-    json_string(stdout, sp_status_name(err->status));
-    printf(",\"message\":");
-    json_string(stdout, err->msg[0] ? err->msg : sp_status_name(err->status));
-    printf(",\"retryable\":%s,\"warnings\":[", err->retryable ? "true" : "false");
-    for (unsigned i = 0; i < nwarnings; i++) {
+    printf(",\"warnings\":[");
+    for (unsigned i = 0; i < n; i++) {
         if (i) putchar(',');
         json_string(stdout, warnings[i]);
     }
-    printf("]}\n");
+    putchar(']');
+}
+
+void json_error(const char *cmd, int code, const sp_error *err, const char (*warnings)[256], unsigned nwarnings,
+                const char *extra)
+{
+    json_begin(cmd, 0);
+    printf(",\"code\":%d,\"status\":", code);
+    json_string(stdout, sp_status_name(err->status));
+    json_member(stdout, "message", err->msg[0] ? err->msg : sp_status_name(err->status));
+    printf(",\"retryable\":%s", err->retryable ? "true" : "false");
+    json_warnings(warnings, nwarnings);
+    printf("%s}\n", extra ? extra : "");
+}
+
+int report_json(const char *cmd, const sp_error *err, const char (*warnings)[256], unsigned nwarnings)
+{
+    int code = report(cmd, err);
+    json_error(cmd, code, err, warnings, nwarnings, NULL);
     return code;
 }
 
@@ -269,6 +276,21 @@ static void on_progress(void *ctx, const sp_progress *p)
     }
 }
 
+void json_member(FILE *f, const char *key, const char *value)
+{
+    fprintf(f, ",\"%s\":", key);
+    if (value) json_string(f, value);
+    else fputs("null", f);
+}
+
+void json_identity(FILE *f, const char *name, const char *stage, const char *arch, const char *version)
+{
+    json_member(f, "name", name);
+    json_member(f, "stage", stage);
+    json_member(f, "architecture", arch);
+    json_member(f, "version", version);
+}
+
 void json_begin(const char *cmd, int ok)
 {
     printf("{\"schema\":%d,\"command\":", SP_JSON_SCHEMA);
@@ -280,8 +302,7 @@ void json_store(const char *desc)
 {
     sp_store_parts sp;
     sp_store_parts_from_desc(desc, &sp);
-    printf(",\"store\":");
-    json_string(stdout, desc);
+    json_member(stdout, "store", desc);
     printf(",\"store_parts\":{\"scheme\":");
     json_string(stdout, sp.scheme);
     static const char *const names[] = {"bucket", "prefix", "region", "endpoint", "path"};
@@ -354,27 +375,18 @@ static int print_dry_run(const sp_publish_opts *o, const sp_publish_result *r, i
         printf(",\"dry_run\":true,\"object_key\":");
         json_string(stdout, r->object_key);
         json_store(r->store);
-        printf(",\"registry\":");
-        json_string(stdout, r->registry);
+        json_member(stdout, "registry", r->registry);
         printf(",\"row\":{\"resource_name\":");
         json_string(stdout, o->name);
-        printf(",\"dev_stage\":");
-        json_string(stdout, o->stage);
-        printf(",\"architecture\":");
-        json_string(stdout, r->arch);
-        printf(",\"version\":");
-        json_string(stdout, o->version);
-        printf(",\"object_key\":");
-        json_string(stdout, r->object_key);
-        printf("},\"would_replace\":%s,\"object_exists\":%s,\"level\":%d,\"threads\":%u,\"chunk_size\":%zu,"
-               "\"warnings\":[",
+        json_member(stdout, "dev_stage", o->stage);
+        json_member(stdout, "architecture", r->arch);
+        json_member(stdout, "version", o->version);
+        json_member(stdout, "object_key", r->object_key);
+        printf("},\"would_replace\":%s,\"object_exists\":%s,\"level\":%d,\"threads\":%u,\"chunk_size\":%zu",
                r->replaced ? "true" : "false", r->object_exists ? "true" : "false", r->level, r->threads,
                r->chunk_size);
-        for (unsigned i = 0; i < r->warnings_count; i++) {
-            if (i) putchar(',');
-            json_string(stdout, r->warnings[i]);
-        }
-        printf("]}\n");
+        json_warnings(r->warnings, r->warnings_count);
+        printf("}\n");
     } else {
         fprintf(stderr,
                 "dry run: nothing uploaded, nothing written\n  object:   %s\n  store:    %s\n  registry: %s\n"
@@ -536,16 +548,8 @@ static int cmd_publish(int argc, char **argv)
         printf(",\"dry_run\":false,\"object_key\":");
         json_string(stdout, r.object_key);
         json_store(r.store);
-        printf(",\"registry\":");
-        json_string(stdout, r.registry);
-        printf(",\"name\":");
-        json_string(stdout, o.name);
-        printf(",\"stage\":");
-        json_string(stdout, o.stage);
-        printf(",\"architecture\":");
-        json_string(stdout, r.arch);
-        printf(",\"version\":");
-        json_string(stdout, o.version);
+        json_member(stdout, "registry", r.registry);
+        json_identity(stdout, o.name, o.stage, r.arch, o.version);
         printf(",\"sha256\":\"%s\",\"artifact_id\":\"%s\",\"plain_size\":%llu,\"stored_size\":%llu,"
                "\"ratio\":%.4f,\"chunks\":%llu,\"chunks_stored\":%llu,\"chunks_fast\":%llu,"
                "\"chunks_deflated\":%llu,\"level\":%d,\"threads\":%u,"
@@ -567,12 +571,9 @@ static int cmd_publish(int argc, char **argv)
             if (setting && *setting) json_string(stdout, setting);
             else printf("null");
         }
-        printf(",\"claim_wait_seconds\":%.3f,\"warnings\":[", r.claim_wait_seconds);
-        for (unsigned i = 0; i < r.warnings_count; i++) {
-            if (i) putchar(',');
-            json_string(stdout, r.warnings[i]);
-        }
-        printf("]}\n");
+        printf(",\"claim_wait_seconds\":%.3f", r.claim_wait_seconds);
+        json_warnings(r.warnings, r.warnings_count);
+        printf("}\n");
     } else if (!quiet) {
         if (!o.store_url && !getenv("SEALPUB_STORE"))
             fprintf(stderr, "sealpub: no store configured: used the local data folder (see --store)\n");
@@ -642,14 +643,7 @@ static int cmd_open(int argc, char **argv)
     if (sp_open(&o, &r, &err) != SP_OK) return json ? report_json("open", &err, NULL, 0) : report("open", &err);
     if (json) {
         json_begin("open", 1);
-        printf(",\"name\":");
-        json_string(stdout, r.name);
-        printf(",\"stage\":");
-        json_string(stdout, r.stage);
-        printf(",\"architecture\":");
-        json_string(stdout, r.arch);
-        printf(",\"version\":");
-        json_string(stdout, r.version);
+        json_identity(stdout, r.name, r.stage, r.arch, r.version);
         printf(",\"plain_size\":%llu,\"stored_size\":%llu,\"chunks\":%llu,\"verified\":true,\"written\":%s}\n",
                (unsigned long long)r.plain_size, (unsigned long long)r.stored_size, (unsigned long long)r.chunks,
                o.output ? "true" : "false");
@@ -803,21 +797,16 @@ static int cmd_fetch(int argc, char **argv)
     double mbps = r.seconds > 0 ? (double)r.stored_size / 1e6 / r.seconds : 0;
     if (json) {
         json_begin("fetch", 1);
-        printf(",\"object_key\":");
-        json_string(stdout, r.object_key);
-        printf(",\"name\":");
-        json_string(stdout, o.name);
-        printf(",\"stage\":");
-        json_string(stdout, o.stage);
-        printf(",\"version\":");
-        json_string(stdout, r.version);
+        json_member(stdout, "object_key", r.object_key);
+        json_member(stdout, "name", o.name);
+        json_member(stdout, "stage", o.stage);
+        json_member(stdout, "version", r.version);
         printf(",\"sha256\":\"%s\",\"plain_size\":%llu,\"stored_size\":%llu,\"chunks\":%llu,\"verified\":true,"
                "\"written\":%s,\"seconds\":%.3f,\"mb_per_s\":%.1f",
                r.sha256, (unsigned long long)r.plain_size, (unsigned long long)r.stored_size,
                (unsigned long long)r.chunks, o.output ? "true" : "false", r.seconds, mbps);
         if (docker_load) {
-            printf(",\"docker_loaded\":");
-            json_string(stdout, loaded);
+            json_member(stdout, "docker_loaded", loaded);
         }
         printf("}\n");
     } else if (!quiet) {
@@ -906,8 +895,7 @@ static int cmd_db(int argc, char **argv)
         return json ? report_json("db init", &err, NULL, 0) : report("db init", &err);
     if (json) {
         json_begin("db init", 1);
-        printf(",\"registry\":");
-        json_string(stdout, where);
+        json_member(stdout, "registry", where);
         printf("}\n");
         return 0;
     }
@@ -982,8 +970,7 @@ static int cmd_version(int argc, char **argv)
     }
     if (json && !verbose) {
         json_begin("version", 1);
-        printf(",\"version\":");
-        json_string(stdout, sp_version());
+        json_member(stdout, "version", sp_version());
         printf("}\n");
         return 0;
     }

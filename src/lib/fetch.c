@@ -142,17 +142,8 @@ static sp_status download(prefetch *p, unsigned nthreads, const sp_unseal_cfg *c
     unsigned started = 0;
     sp_status s = th ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
     /* Signals go to the calling thread, which checks the cancel flag. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    for (; s == SP_OK && started < nthreads; started++)
-        if (pthread_create(&th[started], NULL, fetch_worker, p) != 0) {
-            s = sp_fail(err, SP_ERR_INTERNAL, "cannot start a download thread");
-            break;
-        }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (s == SP_OK && (started = sp_start_workers(th, nthreads, fetch_worker, p)) != nthreads)
+        s = sp_fail(err, SP_ERR_INTERNAL, "cannot start a download thread");
     if (s == SP_OK) {
         sp_byte_in in = {.read = prefetch_read, .ctx = p, .fd = -1, .name = row->object_key, .cancel = p->cancel};
         s = sp_unseal_stream(&in, cfg, orr, err);

@@ -215,8 +215,8 @@ section "engine killed mid-stream"
 head -c $((24 * 1048576)) /dev/urandom >"$WORK/ctx/blob.bin"
 DOCKER_BUILDKIT=0 docker build -q -t sp-itest:big "$WORK/ctx" >/dev/null 2>"$WORK/build.err" ||
     bad "docker build big: $(cat "$WORK/build.err")"
-python3 "$src/tests/integration/docker_killer.py" "$DDIR/relay.sock" "$SOCK" $((2 * 1048576)) "$(<"$DDIR/dockerd.pid")" \
-    >"$WORK/relay.out" 2>&1 &
+python3 "$src/tests/integration/relay.py" "unix:$DDIR/relay.sock" "unix:$SOCK" --kill-after $((2 * 1048576)) \
+    --kill-pid "$(<"$DDIR/dockerd.pid")" >"$WORK/relay.out" 2>&1 &
 PROXY_PID=$!
 for _ in $(seq 100); do [[ -S $DDIR/relay.sock ]] && break; sleep 0.05; done
 expect_exit 3 "engine killed mid-stream" -- env DOCKER_HOST="unix://$DDIR/relay.sock" \

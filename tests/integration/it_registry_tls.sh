@@ -67,39 +67,8 @@ SEALPUB_REGISTRY="postgresql://postgres@/postgres?host=$PRIV_PG_DIR&port=$port" 
     expect_exit 0 "a unix socket is local: an unwrapped key may use it" -- pub 6
 
 echo "# what crosses a cleartext link (a relay between sealpub and the server records every byte)"
-python3 - "$port" "$WORK/relay.port" "$WORK/wire" <<'PY' &
-import socket, sys, threading
-target, port_file, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-lock = threading.Lock()
-def pump(src, dst):
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            with lock, open(log, "ab") as f:
-                f.write(data)
-            dst.sendall(data)
-    except OSError:
-        pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-srv = socket.socket()
-srv.bind(("127.0.0.1", 0))
-srv.listen(16)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(srv.getsockname()[1]))
-import os
-os.rename(port_file + ".tmp", port_file)
-while True:
-    c, _ = srv.accept()
-    u = socket.create_connection(("127.0.0.1", target))
-    threading.Thread(target=pump, args=(c, u), daemon=True).start()
-    threading.Thread(target=pump, args=(u, c), daemon=True).start()
-PY
+python3 "$SP_SOURCE_DIR/tests/integration/relay.py" tcp:0 "tcp:$port" --port-file "$WORK/relay.port" \
+    --record "$WORK/wire" >/dev/null 2>&1 &
 relay_pid=$!
 trap 'kill "$relay_pid" 2>/dev/null; private_pg_cleanup; rm -rf "$WORK"' EXIT
 wait_until 20 test -s "$WORK/relay.port" || bad "the relay did not start"

@@ -53,34 +53,18 @@ int sp_error_exit_code(const sp_error *e)
 
 const char *sp_version(void) { return SEALPUB_VERSION; }
 
-/* The one writer of an sp_error: the message, the status, and whether the
- * failure is worth retrying (SP_ERR_BUSY and SP_ERR_INTERRUPTED always are). */
-static sp_status fail_v(sp_error *err, sp_status status, int retryable, const char *fmt, va_list ap)
+/* The one writer of an sp_error. */
+sp_status sp_fail_as(sp_error *err, sp_status status, int retryable, const char *fmt, ...)
 {
     if (err) {
+        va_list ap;
+        va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
         err->status = status;
         err->retryable = retryable || status == SP_ERR_BUSY || status == SP_ERR_INTERRUPTED;
     }
     return status;
-}
-
-sp_status sp_fail(sp_error *err, sp_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sp_status s = fail_v(err, status, 0, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-sp_status sp_fail_retry(sp_error *err, sp_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sp_status s = fail_v(err, status, 1, fmt, ap);
-    va_end(ap);
-    return s;
 }
 
 sp_status sp_fail_openssl(sp_error *err, sp_status status, const char *what)

@@ -11,16 +11,23 @@
 
 #define SP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Sets err (may be NULL) and returns status, so failures read
- *   return sp_fail(err, SP_ERR_IO, "cannot open %s: %s", path, strerror(errno)); */
-sp_status sp_fail(sp_error *err, sp_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Sets err (may be NULL) and returns status, with err->retryable set when
+ * the same call may succeed later (connection refused/reset, timeout, 5xx;
+ * SP_ERR_BUSY and SP_ERR_INTERRUPTED always are). Failures read
+ *   return sp_fail(err, SP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+ *   return sp_fail_retry(err, SP_ERR_STORE, "...");
+ *   return sp_fail_as(err, SP_ERR_STORE, transient, "..."); */
+sp_status sp_fail_as(sp_error *err, sp_status status, int retryable, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define sp_fail(err, status, ...) sp_fail_as((err), (status), 0, __VA_ARGS__)
+#define sp_fail_retry(err, status, ...) sp_fail_as((err), (status), 1, __VA_ARGS__)
+/* Starts up to n threads running fn(arg) with SIGINT and SIGTERM blocked in
+ * them, so that signals reach the calling thread; returns how many started
+ * (th[0..returned) must be joined). */
+#include <pthread.h>
+unsigned sp_start_workers(pthread_t *th, unsigned n, void *(*fn)(void *), void *arg);
 /* Appends OpenSSL's queued error text (and clears the queue). */
 sp_status sp_fail_openssl(sp_error *err, sp_status status, const char *what);
-/* As sp_fail, and marks the failure retryable (err->retryable = 1): the
- * same call may succeed later (connection refused/reset, timeout, 5xx). */
-sp_status sp_fail_retry(sp_error *err, sp_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Guard macro: propagate a non-OK status, keeping the happy path linear. */
 #define SP_TRY(expr)                          \

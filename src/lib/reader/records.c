@@ -266,17 +266,8 @@ sp_status sp_records_read(sp_byte_in *in, const sp_records_cfg *cfg, sp_records_
     for (unsigned i = 0; s == SP_OK && i < p.nslots; i++)
         if (!(p.slots[i].body = malloc(max_body)) || !(p.slots[i].plain = malloc(cfg->chunk_size)))
             s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
-    /* SIGINT/SIGTERM must reach the calling thread, the one that may sit
-     * in read() on a silent pipe: workers start with them blocked. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    for (; s == SP_OK && started < nthreads; started++)
-        if (pthread_create(&th[started], NULL, worker, &p) != 0)
-            s = sp_fail(err, SP_ERR_INTERNAL, "cannot start a decryption thread");
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (s == SP_OK && (started = sp_start_workers(th, nthreads, worker, &p)) != nthreads)
+        s = sp_fail(err, SP_ERR_INTERNAL, "cannot start a decryption thread");
     if (s == SP_OK) s = frame_and_write(in, &p, seen, err);
     pthread_mutex_lock(&p.mu);
     p.stop = 1;

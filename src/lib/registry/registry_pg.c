@@ -545,59 +545,56 @@ static sp_status pg_row_from_at(PGresult *res, int r, sp_row *out, sp_error *err
     return SP_OK;
 }
 
+/* One row by a SELECT of PG_COLUMNS: SP_OK with *found, or the failure.
+ * On a clear link the server withholds unwrapped keys (pg_link.h) and such
+ * a row is refused. what names the lookup in messages. */
+static sp_status pg_select_row(sp_pg *pg, const char *query, int nparams, const char *const *params, const char *what,
+                               sp_row *out, int *found, sp_error *err)
+{
+    *found = 0;
+    SP_TRY(pg_ensure(pg, err));
+    char keyless[1024];
+    const char *sql = sp_pg_link_select(pg->conn, query, keyless, sizeof(keyless));
+    if (!sql) return sp_fail(err, SP_ERR_INTERNAL, "PostgreSQL %s: no key column to withhold", what);
+    PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        sp_status s = pg_fail_result(err, pg->conn, res, what);
+        PQclear(res);
+        return s;
+    }
+    sp_status s = SP_OK;
+    if (PQntuples(res) > 0) {
+        s = pg_row_from(res, out, err);
+        if (s == SP_OK) s = sp_pg_link_check_key(pg->conn, out->key_wrap, err);
+        if (s != SP_OK) OPENSSL_cleanse(out, sizeof(*out));
+        *found = s == SP_OK;
+    }
+    PQclear(res);
+    return s;
+}
+
 static sp_status pg_get(void *impl, const char *name, const char *stage, const char *arch,
                         const char *version, sp_row *out, sp_error *err)
 {
     sp_pg *pg = impl;
     const char *params[4] = {name, stage, arch, version};
-    SP_TRY(pg_ensure(pg, err));
-    char keyless[1024]; /* a clear link never carries an unwrapped key: pg_link.h */
-    const char *sql = sp_pg_link_select(pg->conn, version ? pg->sql.get : pg->sql.get_latest, keyless, sizeof(keyless));
-    if (!sql) return sp_fail(err, SP_ERR_INTERNAL, "PostgreSQL get: no key column to withhold");
-    PGresult *res = PQexecParams(pg->conn, sql, version ? 4 : 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        sp_status s = pg_fail_result(err, pg->conn, res, "get");
-        PQclear(res);
-        return s;
-    }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return sp_fail(err, SP_ERR_NOT_FOUND, "resource %s/%s/%s/%s not found in the registry",
-                       name, stage, arch, version ? version : "(latest)");
-    }
-    sp_status s = pg_row_from(res, out, err);
-    PQclear(res);
-    if (s == SP_OK) s = sp_pg_link_check_key(pg->conn, out->key_wrap, err); /* pg_link.h */
-    if (s != SP_OK) OPENSSL_cleanse(out, sizeof(*out));
-    return s;
+    int found = 0;
+    SP_TRY(pg_select_row(pg, version ? pg->sql.get : pg->sql.get_latest, version ? 4 : 3, params, "get", out, &found,
+                         err));
+    if (!found)
+        return sp_fail(err, SP_ERR_NOT_FOUND, "resource %s/%s/%s/%s not found in the registry", name, stage, arch,
+                       version ? version : "(latest)");
+    return SP_OK;
 }
-
 
 static sp_status pg_get_by_key(void *impl, const char *key, sp_row *out, sp_error *err)
 {
-    sp_pg *pg = impl;
     const char *params[1] = {key};
-    SP_TRY(pg_ensure(pg, err));
-    char keyless[1024]; /* a clear link never carries an unwrapped key: pg_link.h */
-    const char *sql = sp_pg_link_select(pg->conn, pg->sql.get_by_key, keyless, sizeof(keyless));
-    if (!sql) return sp_fail(err, SP_ERR_INTERNAL, "PostgreSQL get by object key: no key column to withhold");
-    PGresult *res = PQexecParams(pg->conn, sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        sp_status s = pg_fail_result(err, pg->conn, res, "get by object key");
-        PQclear(res);
-        return s;
-    }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return sp_fail(err, SP_ERR_NOT_FOUND, "no row has object key %s", key);
-    }
-    sp_status s = pg_row_from(res, out, err);
-    PQclear(res);
-    if (s == SP_OK) s = sp_pg_link_check_key(pg->conn, out->key_wrap, err); /* pg_link.h */
-    if (s != SP_OK) OPENSSL_cleanse(out, sizeof(*out));
-    return s;
+    int found = 0;
+    SP_TRY(pg_select_row(impl, ((sp_pg *)impl)->sql.get_by_key, 1, params, "get by object key", out, &found, err));
+    if (!found) return sp_fail(err, SP_ERR_NOT_FOUND, "no row has object key %s", key);
+    return SP_OK;
 }
-
 
 static sp_status pg_list(void *impl, const sp_row_filter *f, sp_row_fn fn, void *ctx, sp_error *err)
 {
@@ -1010,8 +1007,8 @@ sp_status sp_registry_pg_open(const char *conninfo, sp_registry *reg, sp_error *
         else
             sp_strlcpy(where, "(libpq defaults)", sizeof(where));
         PQfinish(conn);
-        return (pg_connect_retryable(m) ? sp_fail_retry : sp_fail)(
-            err, SP_ERR_REGISTRY, "cannot connect to PostgreSQL at %s: %s%s", where, pg_reason(m),
+        return sp_fail_as(
+            err, SP_ERR_REGISTRY, pg_connect_retryable(m), "cannot connect to PostgreSQL at %s: %s%s", where, pg_reason(m),
                        verify_full ? " (sealpub uses sslmode=verify-full for a remote registry unless the URL or "
                                      "PGSSLMODE sets a mode; give the CA with PGSSLROOTCERT or sslrootcert=)"
                                    : "");

@@ -181,6 +181,29 @@ static void row_from(sqlite3_stmt *st, sp_row *out)
     col_text(st, 14, out->updated_at, sizeof(out->updated_at));
 }
 
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+/* One row by a SELECT of SQ_COLS with text parameters ?1..?n (NULL binds
+ * NULL): SP_OK with *found, or the failure. */
+static sp_status sq_select_row(sqlite_reg *r, const char *sql, const char *const *params, int n, sp_row *out,
+                               int *found, sp_error *err)
+{
+    *found = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(r, err, "select");
+    for (int i = 0; i < n; i++) bind_opt(st, i + 1, params[i]);
+    int rc = sqlite3_step(st);
+    sp_status s = SP_OK;
+    if (rc == SQLITE_ROW) row_from(st, out), *found = 1;
+    else if (rc != SQLITE_DONE) s = db_fail(r, err, "select");
+    sqlite3_finalize(st);
+    return s;
+}
+
 static sp_status sq_get(void *impl, const char *name, const char *stage, const char *arch, const char *version,
                         sp_row *out, sp_error *err)
 {
@@ -188,31 +211,15 @@ static sp_status sq_get(void *impl, const char *name, const char *stage, const c
     char sql[768];
     snprintf(sql, sizeof(sql), "SELECT " SQ_COLS " FROM %s WHERE resource_name=?1 AND dev_stage=?2 AND architecture=?3%s",
              r->qt, version ? " AND version=?4" : " ORDER BY created_at DESC, id DESC LIMIT 1");
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(r, err, "select");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, stage, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, arch, -1, SQLITE_STATIC);
-    if (version) sqlite3_bind_text(st, 4, version, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sp_status s = SP_OK;
-    if (rc == SQLITE_ROW) {
-        row_from(st, out);
-    } else if (rc == SQLITE_DONE) {
-        s = sp_fail(err, SP_ERR_NOT_FOUND, "no resource %s/%s/%s/%s in the registry", name, stage, arch,
-                    version ? version : "(latest)");
-    } else {
-        s = db_fail(r, err, "select");
-    }
-    sqlite3_finalize(st);
-    return s;
+    const char *params[4] = {name, stage, arch, version};
+    int found = 0;
+    SP_TRY(sq_select_row(r, sql, params, version ? 4 : 3, out, &found, err));
+    if (!found)
+        return sp_fail(err, SP_ERR_NOT_FOUND, "no resource %s/%s/%s/%s in the registry", name, stage, arch,
+                       version ? version : "(latest)");
+    return SP_OK;
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, i);
-}
 
 static sp_status sq_list(void *impl, const sp_row_filter *f, sp_row_fn fn, void *ctx, sp_error *err)
 {
@@ -297,16 +304,11 @@ static sp_status sq_get_by_key(void *impl, const char *key, sp_row *out, sp_erro
     sqlite_reg *r = impl;
     char sql[512];
     snprintf(sql, sizeof(sql), "SELECT " SQ_COLS " FROM %s WHERE object_key=?1 LIMIT 1", r->qt);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(r, err, "select");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sp_status s = SP_OK;
-    if (rc == SQLITE_ROW) row_from(st, out);
-    else if (rc == SQLITE_DONE) s = sp_fail(err, SP_ERR_NOT_FOUND, "no row has object key %s", key);
-    else s = db_fail(r, err, "select");
-    sqlite3_finalize(st);
-    return s;
+    const char *params[1] = {key};
+    int found = 0;
+    SP_TRY(sq_select_row(r, sql, params, 1, out, &found, err));
+    if (!found) return sp_fail(err, SP_ERR_NOT_FOUND, "no row has object key %s", key);
+    return SP_OK;
 }
 
 /* The claim between processes on one host: an exclusive flock() on a lock

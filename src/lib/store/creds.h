@@ -96,6 +96,10 @@ sp_creds_provider *sp_creds_cached_new(sp_creds_provider *inner, long margin_sec
 
 /* getenv through env (non-empty values only). */
 const char *sp_creds_getenv(const sp_creds_env *env, const char *name);
+/* A provider whose only state is its own copy of the shared settings: impl
+ * is that sp_creds_env. NULL when out of memory. */
+sp_creds_provider *sp_creds_env_provider_new(const char *name, sp_status (*get)(sp_creds_provider *, sp_creds *, sp_error *),
+                                             const sp_creds_env *env);
 
 /* Values of a flat JSON object (the documents of credential_process, ECS and
  * IMDS). Calls fn for every member whose value is a string or number

@@ -9,10 +9,6 @@
 #define ECS_HOST "http://169.254.170.2"
 #define ECS_TIMEOUT_MS 5000
 
-typedef struct ecs {
-    sp_creds_env env;
-} ecs;
-
 /* Plain http is only for the link-local agents and loopback (a sidecar),
  * as the SDKs allow; anything else must be https so the token and the
  * credentials never cross a network in clear. */
@@ -36,11 +32,11 @@ static int http_allowed(const char *url)
            !strcmp(host, "169.254.170.23");
 }
 
-static sp_status read_token(const ecs *e, char *out, size_t cap, sp_error *err)
+static sp_status read_token(const sp_creds_env *env, char *out, size_t cap, sp_error *err)
 {
     out[0] = '\0';
-    const char *file = sp_creds_getenv(&e->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    const char *tok = sp_creds_getenv(&e->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    const char *file = sp_creds_getenv(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char *tok = sp_creds_getenv(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
     if (file) {
         /* EKS rotates the file: read it on every call. */
         FILE *f = fopen(file, "rb");
@@ -60,9 +56,9 @@ static sp_status read_token(const ecs *e, char *out, size_t cap, sp_error *err)
 
 static sp_status ecs_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
 {
-    ecs *e = p->impl;
-    const char *rel = sp_creds_getenv(&e->env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    const char *full = sp_creds_getenv(&e->env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    const sp_creds_env *env = p->impl;
+    const char *rel = sp_creds_getenv(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = sp_creds_getenv(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
     char url[2048];
     if (rel) {
         if (rel[0] != '/' || strlen(rel) > 1024)
@@ -85,14 +81,14 @@ static sp_status ecs_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
     char *tok = sp_secret_alloc(SP_CREDS_TOKEN_MAX + 1);
     char *hdr = sp_secret_alloc(SP_CREDS_TOKEN_MAX + 32);
     sp_status s = tok && hdr ? SP_OK : sp_fail(err, SP_ERR_NOMEM, "out of memory");
-    if (s == SP_OK) s = read_token(e, tok, SP_CREDS_TOKEN_MAX + 1, err);
+    if (s == SP_OK) s = read_token(env, tok, SP_CREDS_TOKEN_MAX + 1, err);
     const char *lines[3] = {"Accept: application/json", NULL, NULL};
     if (s == SP_OK && tok[0]) {
         snprintf(hdr, SP_CREDS_TOKEN_MAX + 32, "Authorization: %s", tok);
         lines[1] = hdr;
     }
     sp_creds_http h = {.method = "GET", .url = url, .headers = lines, .connect_timeout_ms = 2000,
-                       .timeout_ms = ECS_TIMEOUT_MS, .cainfo = e->env.cainfo[0] ? e->env.cainfo : NULL};
+                       .timeout_ms = ECS_TIMEOUT_MS, .cainfo = env->cainfo[0] ? env->cainfo : NULL};
     if (s == SP_OK) {
         sp_error he;
         if (sp_creds_http_run(&h, &he) != SP_OK)
@@ -111,22 +107,7 @@ static sp_status ecs_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
     return s;
 }
 
-static void ecs_destroy(sp_creds_provider *p)
-{
-    free(p->impl);
-    free(p);
-}
-
 sp_creds_provider *sp_creds_ecs_new(const sp_creds_env *env)
 {
-    sp_creds_provider *p = calloc(1, sizeof(*p));
-    ecs *e = calloc(1, sizeof(*e));
-    if (!p || !e) {
-        free(p);
-        free(e);
-        return NULL;
-    }
-    e->env = *env;
-    *p = (sp_creds_provider){.name = "container credentials", .get = ecs_get, .destroy = ecs_destroy, .impl = e};
-    return p;
+    return sp_creds_env_provider_new("container credentials", ecs_get, env);
 }

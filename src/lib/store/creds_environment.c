@@ -5,16 +5,12 @@
 
 #include "store/creds.h"
 
-typedef struct env_provider {
-    sp_creds_env env;
-} env_provider;
-
 static sp_status env_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
 {
-    env_provider *e = p->impl;
-    const char *ak = sp_creds_getenv(&e->env, "AWS_ACCESS_KEY_ID");
-    const char *sk = sp_creds_getenv(&e->env, "AWS_SECRET_ACCESS_KEY");
-    const char *tok = sp_creds_getenv(&e->env, "AWS_SESSION_TOKEN");
+    const sp_creds_env *env = p->impl;
+    const char *ak = sp_creds_getenv(env, "AWS_ACCESS_KEY_ID");
+    const char *sk = sp_creds_getenv(env, "AWS_SECRET_ACCESS_KEY");
+    const char *tok = sp_creds_getenv(env, "AWS_SESSION_TOKEN");
     if (!ak && !sk) return sp_fail(err, SP_ERR_NOT_FOUND, "AWS_ACCESS_KEY_ID unset");
     /* One of the pair alone is a mistake, not an absence. */
     if (!ak || !sk)
@@ -32,22 +28,7 @@ static sp_status env_get(sp_creds_provider *p, sp_creds *out, sp_error *err)
     return s;
 }
 
-static void env_destroy(sp_creds_provider *p)
-{
-    free(p->impl);
-    free(p);
-}
-
 sp_creds_provider *sp_creds_environment_new(const sp_creds_env *env)
 {
-    sp_creds_provider *p = calloc(1, sizeof(*p));
-    env_provider *e = calloc(1, sizeof(*e));
-    if (!p || !e) {
-        free(p);
-        free(e);
-        return NULL;
-    }
-    e->env = *env;
-    *p = (sp_creds_provider){.name = "environment", .get = env_get, .destroy = env_destroy, .impl = e};
-    return p;
+    return sp_creds_env_provider_new("environment", env_get, env);
 }

@@ -8,10 +8,6 @@
 
 #define PROFILE_DEPTH_MAX 4 /* source_profile hops, as a guard against loops */
 
-typedef struct profile_provider {
-    sp_creds_env env;
-} profile_provider;
-
 static sp_status from_profile(const sp_creds_env *env, const char *name, int depth, sp_creds *out, sp_error *err);
 
 static sp_status static_keys(const sp_aws_profile *p, sp_creds *out, sp_error *err)
@@ -89,34 +85,19 @@ static sp_status from_profile(const sp_creds_env *env, const char *name, int dep
 
 static sp_status profile_get(sp_creds_provider *self, sp_creds *out, sp_error *err)
 {
-    profile_provider *pp = self->impl;
-    sp_status s = from_profile(&pp->env, NULL, 0, out, err);
+    const sp_creds_env *env = self->impl;
+    sp_status s = from_profile(env, NULL, 0, out, err);
     /* A profile named by AWS_PROFILE must exist: falling through to
      * another identity would publish as someone else. */
-    if (s == SP_ERR_NOT_FOUND && pp->env.profile[0] && strcmp(pp->env.profile, "default") != 0) {
+    if (s == SP_ERR_NOT_FOUND && env->profile[0] && strcmp(env->profile, "default") != 0) {
         char why[sizeof(err->msg)];
         snprintf(why, sizeof(why), "%s", err ? err->msg : "not found");
-        return sp_fail(err, SP_ERR_USAGE, "AWS_PROFILE=%.100s: %s", pp->env.profile, why);
+        return sp_fail(err, SP_ERR_USAGE, "AWS_PROFILE=%.100s: %s", env->profile, why);
     }
     return s;
 }
 
-static void profile_destroy(sp_creds_provider *self)
-{
-    free(self->impl);
-    free(self);
-}
-
 sp_creds_provider *sp_creds_profile_new(const sp_creds_env *env)
 {
-    sp_creds_provider *p = calloc(1, sizeof(*p));
-    profile_provider *pp = calloc(1, sizeof(*pp));
-    if (!p || !pp) {
-        free(p);
-        free(pp);
-        return NULL;
-    }
-    pp->env = *env;
-    *p = (sp_creds_provider){.name = "shared files", .get = profile_get, .destroy = profile_destroy, .impl = pp};
-    return p;
+    return sp_creds_env_provider_new("shared files", profile_get, env);
 }

@@ -41,6 +41,27 @@ sp_status sp_creds_check(const sp_creds *c, const char *what, sp_error *err)
     return SP_OK;
 }
 
+static void env_provider_destroy(sp_creds_provider *p)
+{
+    free(p->impl);
+    free(p);
+}
+
+sp_creds_provider *sp_creds_env_provider_new(const char *name, sp_status (*get)(sp_creds_provider *, sp_creds *, sp_error *),
+                                             const sp_creds_env *env)
+{
+    sp_creds_provider *p = calloc(1, sizeof(*p));
+    sp_creds_env *copy = calloc(1, sizeof(*copy));
+    if (!p || !copy) {
+        free(p);
+        free(copy);
+        return NULL;
+    }
+    *copy = *env;
+    *p = (sp_creds_provider){.name = name, .get = get, .destroy = env_provider_destroy, .impl = copy};
+    return p;
+}
+
 const char *sp_creds_getenv(const sp_creds_env *env, const char *name)
 {
     const char *v = env && env->getenv ? env->getenv(name) : getenv(name);

@@ -565,7 +565,7 @@ sp_status s3_xfer_run(CURLM *m, s3_xfer *x, sp_error *err)
             sp_fail(err, s, "S3 %s %s interrupted", x->op, s3_object_url(x, where, sizeof(where)));
         }
     } else if (x->result != SP_OK) {
-        s = (x->retryable ? sp_fail_retry : sp_fail)(err, x->result, "%s", x->msg);
+        s = sp_fail_as(err, x->result, x->retryable, "%s", x->msg);
     }
     if (own) curl_multi_cleanup(own);
     return s;

@@ -131,7 +131,7 @@ static sp_status upload_failed(sp_upload *up, sp_status s, const char *msg)
 
 static sp_status report(const sp_upload *up, sp_error *err)
 {
-    return (up->fail_retryable ? sp_fail_retry : sp_fail)(err, up->failed, "%s", up->fail_msg);
+    return sp_fail_as(err, up->failed, up->fail_retryable, "%s", up->fail_msg);
 }
 
 /* Collects the parts that finished: their ETags, or the first failure. */

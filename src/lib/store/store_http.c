@@ -110,7 +110,7 @@ static sp_status http_run(const http_store *h, const char *key, int head, uint64
         int transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_RECV_ERROR ||
                         rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE ||
                         rc == CURLE_COULDNT_RESOLVE_HOST;
-        return (transient ? sp_fail_retry : sp_fail)(err, SP_ERR_STORE, "%s %s: %s", head ? "HEAD" : "GET", url,
+        return sp_fail_as(err, SP_ERR_STORE, transient, "%s %s: %s", head ? "HEAD" : "GET", url,
                                                       curl_err[0] ? curl_err : curl_easy_strerror(rc));
     }
     return SP_OK;
