@@ -126,18 +126,9 @@ make_sysroot() {
     local mmlog=$sysroot.log
     local mm=(mmdebstrap --mode=root --variant=extract --arch=arm64
         --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --include="$include" "$suite" "$tmp")
-    if ! "${mm[@]}" >"$mmlog" 2>&1; then
-        # shellcheck source=scripts/debian-mirror.sh
-        source "$root/scripts/debian-mirror.sh"
-        mapfile -t fallback < <(mm_fallback_sources "$suite")
-        log "mmdebstrap failed; again without the security archive (mirror without arm64 $suite-security?)"
-        rm -rf "$tmp"
-        if ! "${mm[@]}" "${fallback[@]}" >"$mmlog" 2>&1; then
-            tail -n 30 "$mmlog" >&2
-            log "error: mmdebstrap failed; full log in $mmlog"
-            exit 1
-        fi
-    fi
+    # shellcheck source=scripts/debian-mirror.sh
+    source "$root/scripts/debian-mirror.sh"
+    mm_run "$suite" "$mmlog" "$tmp" "${mm[@]}" || { log "error: mmdebstrap failed; full log in $mmlog"; exit 1; }
     rm -f "$mmlog"
     # Debian's -dev symlinks may be absolute (libm.so -> /lib/...so.6); inside
     # a sysroot they must point into it, so make them relative.

@@ -16,3 +16,20 @@ mm_fallback_sources() {
     printf 'deb %s %s main\n' "$uri" "$suite"
     printf 'deb %s %s-updates main\n' "$uri" "$suite"
 }
+
+# mm_run SUITE LOG PARTIAL MMDEBSTRAP-COMMAND...: runs the command with its
+# output in LOG; if it fails, removes PARTIAL (what it left half made) and
+# runs it once more with mm_fallback_sources appended, saying so. On a second
+# failure removes PARTIAL again, shows the log's tail on stderr and returns 1.
+mm_run() {
+    local suite=$1 log=$2 partial=$3 fallback
+    shift 3
+    "$@" >"$log" 2>&1 && return 0
+    echo "mmdebstrap $suite failed; again without the security archive" >&2
+    rm -rf "$partial"
+    mapfile -t fallback < <(mm_fallback_sources "$suite")
+    "$@" "${fallback[@]}" >"$log" 2>&1 && return 0
+    tail -n 30 "$log" >&2
+    rm -rf "$partial"
+    return 1
+}

@@ -47,18 +47,9 @@ rootfs_tar() {
         # Written beside, moved in place when complete: an interrupted run
         # never leaves a truncated tarball that looks cached.
         local mm=(nice mmdebstrap --mode=root --variant=minbase --format=tar --include="$include" "$suite" "$tar.tmp")
-        if ! "${mm[@]}" >"$tar.log" 2>&1; then
-            # shellcheck source=scripts/debian-mirror.sh
-            source "$root/scripts/debian-mirror.sh"
-            mapfile -t fallback < <(mm_fallback_sources "$suite")
-            log "$suite: mmdebstrap failed; again without the security archive"
-            rm -f "$tar.tmp"
-            if ! "${mm[@]}" "${fallback[@]}" >"$tar.log" 2>&1; then
-                tail -n 20 "$tar.log" >&2
-                rm -f "$tar.tmp"
-                return 1
-            fi
-        fi
+        # shellcheck source=scripts/debian-mirror.sh
+        source "$root/scripts/debian-mirror.sh"
+        mm_run "$suite" "$tar.log" "$tar.tmp" "${mm[@]}" || return 1
         mv "$tar.tmp" "$tar"
         rm -f "$tar.log"
     fi

@@ -33,15 +33,9 @@ if [[ ! -s $tar ]]; then
     log "making $tar (mmdebstrap minbase $suite $darch + ${PKGS[*]})"
     mm=(nice mmdebstrap --mode=root --variant=minbase --arch="$darch" --format=tar
         --include="$(IFS=,; echo "${PKGS[*]}")" "$suite" "$tar.tmp")
-    if ! "${mm[@]}" >"$tar.log" 2>&1; then
-        # shellcheck source=scripts/debian-mirror.sh
-        source "$(dirname "$0")/debian-mirror.sh"
-        mapfile -t fallback < <(mm_fallback_sources "$suite")
-        log "mmdebstrap failed; again without the security archive"
-        rm -f "$tar.tmp"
-        "${mm[@]}" "${fallback[@]}" >"$tar.log" 2>&1 ||
-            { tail -20 "$tar.log" >&2; rm -f "$tar.tmp"; exit 1; }
-    fi
+    # shellcheck source=scripts/debian-mirror.sh
+    source "$(dirname "$0")/debian-mirror.sh"
+    mm_run "$suite" "$tar.log" "$tar.tmp" "${mm[@]}" || exit 1
     mv "$tar.tmp" "$tar"
     rm -f "$tar.log"
 fi

@@ -384,23 +384,18 @@ static void pg_build_sql(sp_pg *pg)
              pg->qtable);
     snprintf(q->get_by_key, sizeof(q->get_by_key),
              "SELECT " PG_COLUMNS ", " PG_CREATED " FROM %s WHERE object_key = $1 LIMIT 1", pg->qtable);
-    /* A NULL parameter matches everything, so one statement serves every filter. */
-    snprintf(q->list, sizeof(q->list),
-             "SELECT " PG_KEYLESS_COLUMNS ", " PG_CREATED " FROM %s\n"
-             "WHERE ($1::text IS NULL OR resource_name = $1) AND ($2::text IS NULL OR dev_stage = $2)\n"
-             "  AND ($3::text IS NULL OR architecture = $3)\n"
-             "  AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)\n"
-             "  AND ($5::timestamptz IS NULL OR created_at < $5::timestamptz)\n"
-             "ORDER BY created_at DESC, id DESC LIMIT $6::bigint OFFSET $7::bigint",
-             pg->qtable);
-    snprintf(q->list_keys, sizeof(q->list_keys),
-             "SELECT " PG_COLUMNS ", " PG_CREATED " FROM %s\n"
-             "WHERE ($1::text IS NULL OR resource_name = $1) AND ($2::text IS NULL OR dev_stage = $2)\n"
-             "  AND ($3::text IS NULL OR architecture = $3)\n"
-             "  AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)\n"
-             "  AND ($5::timestamptz IS NULL OR created_at < $5::timestamptz)\n"
-             "ORDER BY created_at DESC, id DESC LIMIT $6::bigint OFFSET $7::bigint",
-             pg->qtable);
+    /* A NULL parameter matches everything, so one statement serves every
+     * filter; list never sends keys, list_keys (rewrap) does. */
+#define PG_LIST_WHERE                                                                          \
+    " FROM %s\n"                                                                                \
+    "WHERE ($1::text IS NULL OR resource_name = $1) AND ($2::text IS NULL OR dev_stage = $2)\n" \
+    "  AND ($3::text IS NULL OR architecture = $3)\n"                                          \
+    "  AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)\n"                       \
+    "  AND ($5::timestamptz IS NULL OR created_at < $5::timestamptz)\n"                        \
+    "ORDER BY created_at DESC, id DESC LIMIT $6::bigint OFFSET $7::bigint"
+    snprintf(q->list, sizeof(q->list), "SELECT " PG_KEYLESS_COLUMNS ", " PG_CREATED PG_LIST_WHERE, pg->qtable);
+    snprintf(q->list_keys, sizeof(q->list_keys), "SELECT " PG_COLUMNS ", " PG_CREATED PG_LIST_WHERE, pg->qtable);
+#undef PG_LIST_WHERE
     snprintf(q->remove, sizeof(q->remove),
              "DELETE FROM %s WHERE resource_name = $1 AND dev_stage = $2 AND architecture = $3 AND version = $4\n"
              "  AND artifact_id = $5",
