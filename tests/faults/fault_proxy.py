@@ -43,6 +43,15 @@ forever). The first rule that fires decides. Actions:
   head_length_delta  forward; add `delta` to the Content-Length of the HEAD
                      answer (a HEAD answer has no body, so framing is intact)
   delay              wait `seconds` (default 1), then forward unchanged
+  flexible_checksums forward, and answer about flexible checksums as AWS S3
+                     documents it, which radosgw 16 does not: the proxy
+                     itself checks each x-amz-checksum-crc32c against the
+                     body it forwarded and echoes it (a mismatch is answered
+                     400 BadDigest instead of the server's answer); a
+                     CreateMultipartUpload that names an algorithm gets
+                     x-amz-checksum-algorithm and x-amz-checksum-type back.
+                     The server still stores the bytes and checks the
+                     signature's SHA-256.
   (error rules may add "region": R, answered as S3 does for a request signed
   for another region: an x-amz-bucket-region header and <Region> element)
 
@@ -50,7 +59,10 @@ Log: one JSON object per request, appended to the log file (re-opened for
 every line, so a test may truncate or rotate it): tag, conn, seq, t (request
 head received), method, path, query, op, part, host, auth (SigV4
 Authorization present), scope (its credential scope without the key id), amz_date, amz_sha (x-amz-content-sha256), crc32c
-(x-amz-checksum-crc32c), checksum_algorithm (x-amz-checksum-algorithm),
+(x-amz-checksum-crc32c), crc32c_ok (whether it is the CRC32C of the body
+received; null without one or for an incomplete body), checksum_algorithm
+(x-amz-checksum-algorithm), checksum_type (x-amz-checksum-type),
+complete_crc32c (the ChecksumCRC32C values a CompleteMultipartUpload body lists),
 content_length, chunked, expect, range, body_bytes, body_complete, body_sha_ok
 (whether the header equals the SHA-256 of the body received; null for
 UNSIGNED-PAYLOAD or an incomplete body), forbidden (a --forbid-env value
@@ -60,6 +72,9 @@ Records of faults are written when the fault fires, so a test can wait for
 them; forwarded requests when the exchange ends.
 """
 import argparse
+import base64
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -75,6 +90,76 @@ import urllib.parse
 
 HEAD_MAX = 64 * 1024
 IO_CHUNK = 256 * 1024
+
+
+def _isal_crc():
+    """ISA-L's CRC32C (the library sealpub builds with), or None."""
+    name = ctypes.util.find_library("isal") or "libisal.so.2"
+    try:
+        f = ctypes.CDLL(name).crc32_iscsi
+    except (OSError, AttributeError):
+        return None
+    f.restype = ctypes.c_uint32
+    f.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32]
+    return f
+
+
+_ISAL_CRC = _isal_crc()
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC_TABLE.append(_c)
+
+
+class Crc32c:
+    """CRC32C (Castagnoli) of a stream, as x-amz-checksum-crc32c carries it."""
+
+    def __init__(self):
+        self.reg = 0xFFFFFFFF
+
+    def update(self, data):
+        if _ISAL_CRC is not None:
+            self.reg = _ISAL_CRC(bytes(data), len(data), self.reg)
+            return
+        reg, t = self.reg, _CRC_TABLE
+        for b in data:
+            reg = t[(reg ^ b) & 0xFF] ^ (reg >> 8)
+        self.reg = reg
+
+    def value(self):
+        return self.reg ^ 0xFFFFFFFF
+
+    def b64(self):
+        return crc_b64(self.value())
+
+
+def crc_b64(v):
+    return base64.b64encode(struct.pack(">I", v)).decode()
+
+
+def _mul_mod_p(a, b):
+    """a * b modulo the CRC32C polynomial, reflected (bit 31 is x^0)."""
+    p = 0
+    m = 1 << 31
+    while m:
+        if a & m:
+            p ^= b
+        b = (b >> 1) ^ 0x82F63B78 if b & 1 else b >> 1
+        m >>= 1
+    return p
+
+
+def crc32c_combine(a, b, len_b):
+    """CRC32C of A+B from CRC(A), CRC(B) and len(B): how S3 checks a FULL_OBJECT checksum."""
+    xpow, shift, n = 1 << 23, 1 << 31, len_b
+    while n:
+        if n & 1:
+            shift = _mul_mod_p(xpow, shift)
+        xpow = _mul_mod_p(xpow, xpow)
+        n >>= 1
+    return _mul_mod_p(shift, a) ^ b
 
 
 class Closed(Exception):
@@ -319,6 +404,7 @@ class Proxy:
         self.conn_ids = 0
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.part_crcs = {}  # (path, uploadId) -> {partNumber: (crc, length)}, for FULL_OBJECT checks
 
     def next_conn(self):
         with self.lock:
@@ -337,6 +423,7 @@ class Exchange:
         self.halves = 0
         self.hold = rule is not None and rule.get("action") == "stall"
         self.logged = False
+        self.request_read = threading.Event()  # the whole request body went upstream (checks done)
 
     def half_done(self):
         with self.lock:
@@ -430,6 +517,19 @@ class Connection:
                     return
                 if action == "head_length_delta" and rec["method"] == "HEAD":
                     head = rewrite_length(head, int(rule.get("delta", 0)))
+                if action == "flexible_checksums" and 200 <= status < 300:
+                    ex.request_read.wait(30)
+                    if rec.get("crc32c_ok") is False:
+                        # A server that checks the CRC refuses the part.
+                        self._forward_body(ur, rec["method"], status, hdrs, lambda raw: None, None)
+                        body = s3_error_body("BadDigest", "The CRC32C you specified did not match the calculated checksum.",
+                                             rec["path"], "fault-%d-%d" % (self.cid, rec["seq"]))
+                        rec["status"] = 400
+                        self._to_client(("HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\n"
+                                         "Content-Length: %d\r\n\r\n" % len(body)).encode() + body)
+                        ex.half_done()
+                        continue
+                    head = add_headers(head, checksum_answer(rec))
                 self._to_client(head)
                 self._forward_body(ur, rec["method"], status, hdrs, self._to_client, None)
                 ex.half_done()
@@ -590,7 +690,9 @@ class Connection:
             "scope": auth.split("Credential=", 1)[1].split(",", 1)[0].split("/", 1)[-1] if "Credential=" in auth else None,
             "amz_date": header(hdrs, "x-amz-date") is not None, "amz_sha": amz_sha,
             "crc32c": header(hdrs, "x-amz-checksum-crc32c"),
+            "crc32c_ok": None,
             "checksum_algorithm": header(hdrs, "x-amz-checksum-algorithm"),
+            "checksum_type": header(hdrs, "x-amz-checksum-type"),
             "content_length": int(cl) if cl is not None and cl.isdigit() else None,
             "chunked": "chunked" in (header(hdrs, "Transfer-Encoding") or "").lower(),
             "expect": (header(hdrs, "Expect") or "").lower() == "100-continue",
@@ -605,14 +707,39 @@ class Connection:
             rec["action"] = action
             rec["rule"] = rule["_index"]
         h = hashlib.sha256()
+        crc = Crc32c() if rec["crc32c"] and rec["op"] in ("UploadPart", "PutObject") else None
+        xml = bytearray() if rec["op"] == "CompleteMultipartUpload" else None
+        ex = None
 
         def finish_hash(complete):
             rec["body_complete"] = complete
             if complete and amz_sha and re.fullmatch(r"[0-9a-f]{64}", amz_sha):
                 rec["body_sha_ok"] = h.hexdigest() == amz_sha
+            upload = (rec["path"], qd.get("uploadId", [""])[0])
+            if complete and crc is not None:
+                rec["crc32c_ok"] = crc.b64() == rec["crc32c"]
+                if rec["op"] == "UploadPart" and rec["crc32c_ok"]:
+                    with self.p.lock:
+                        self.p.part_crcs.setdefault(upload, {})[part] = (crc.value(), rec["body_bytes"])
+            if complete and xml is not None:
+                rec["complete_crc32c"] = re.findall(r"<ChecksumCRC32C>([^<]*)</ChecksumCRC32C>", xml.decode("latin-1"))
+                if rec["crc32c"] and (rec.get("checksum_type") or "").upper() == "FULL_OBJECT":
+                    # The object's CRC32C, combined from the parts as received.
+                    with self.p.lock:
+                        got = self.p.part_crcs.get(upload, {})
+                    whole = 0
+                    for no in sorted(got):
+                        whole = crc32c_combine(whole, got[no][0], got[no][1])
+                    rec["crc32c_ok"] = bool(got) and crc_b64(whole) == rec["crc32c"]
+            if ex is not None:
+                ex.request_read.set()
 
         def count(data):
             h.update(data)
+            if crc is not None:
+                crc.update(data)
+            if xml is not None and len(xml) < HEAD_MAX * 16:
+                xml.extend(data)
             rec["body_bytes"] += len(data)
 
         if action == "delay":
@@ -677,6 +804,21 @@ class Connection:
         finish_hash(complete)
         ex.half_done()
         return True
+
+
+def checksum_answer(rec):
+    """The flexible-checksum headers AWS S3 answers a request with."""
+    if rec["op"] == "CreateMultipartUpload" and rec.get("checksum_algorithm"):
+        return [("x-amz-checksum-algorithm", rec["checksum_algorithm"]),
+                ("x-amz-checksum-type", rec.get("checksum_type") or "COMPOSITE")]
+    if rec["op"] in ("UploadPart", "PutObject") and rec.get("crc32c_ok"):
+        return [("x-amz-checksum-crc32c", rec["crc32c"])]
+    return []
+
+
+def add_headers(head, pairs):
+    extra = "".join("%s: %s\r\n" % kv for kv in pairs).encode("latin-1")
+    return head[:-2] + extra + b"\r\n"
 
 
 def rewrite_length(head, delta):
@@ -752,6 +894,14 @@ def select(recs, a):
         if a.method and r.get("method") != a.method:
             return False
         if a.crc32c and r.get("crc32c") != (None if a.crc32c == "-" else a.crc32c):
+            return False
+        if a.crc32c_ok and r.get("crc32c_ok") is not {"yes": True, "no": False}[a.crc32c_ok]:
+            return False
+        if a.checksum_algorithm and r.get("checksum_algorithm") != (None if a.checksum_algorithm == "-" else a.checksum_algorithm):
+            return False
+        if a.checksum_type and r.get("checksum_type") != (None if a.checksum_type == "-" else a.checksum_type):
+            return False
+        if a.complete_crc32c and ",".join(r.get("complete_crc32c") or []) != ("" if a.complete_crc32c == "-" else a.complete_crc32c):
             return False
         return True
     return [r for r in recs if ok(r)]
@@ -832,6 +982,10 @@ def main():
         q.add_argument("--status", type=int)
         q.add_argument("--method")
         q.add_argument("--crc32c", help="x-amz-checksum-crc32c sent ('-' for none)")
+        q.add_argument("--crc32c-ok", choices=("yes", "no"), help="whether it was the body's CRC32C")
+        q.add_argument("--checksum-algorithm", help="x-amz-checksum-algorithm sent ('-' for none)")
+        q.add_argument("--checksum-type", help="x-amz-checksum-type sent ('-' for none)")
+        q.add_argument("--complete-crc32c", help="the ChecksumCRC32C list of a Complete body, comma-joined ('-' for none)")
     a = ap.parse_args()
     if a.cmd == "serve":
         return serve(a)

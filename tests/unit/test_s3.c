@@ -480,3 +480,31 @@ Test(s3, crc32c_known_values_and_chaining)
     c = s3_crc32c(c, buf + off, sizeof(buf) - off);
     cr_expect_eq(c, whole);
 }
+
+/* The whole object's CRC32C from its parts' (FULL_OBJECT), for every split
+ * of a buffer, empty parts included, against the CRC of the whole. */
+Test(s3, crc32c_combine_equals_the_crc_of_the_concatenation)
+{
+    uint8_t buf[4099];
+    for (size_t i = 0; i < sizeof(buf); i++) buf[i] = (uint8_t)(i * 131u + 7u);
+    uint32_t whole = s3_crc32c(0, buf, sizeof(buf));
+    size_t cuts[] = {0, 1, 7, 8, 63, 64, 1000, 4096, 4098, 4099};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        size_t c = cuts[i];
+        uint32_t a = s3_crc32c(0, buf, c), b = s3_crc32c(0, buf + c, sizeof(buf) - c);
+        cr_expect_eq(s3_crc32c_combine(a, b, sizeof(buf) - c), whole, "split at %zu", c);
+    }
+    /* Three parts, folded left as the upload does. */
+    uint32_t acc = 0;
+    size_t offs[] = {0, 1500, 3000, sizeof(buf)};
+    for (int k = 0; k < 3; k++)
+        acc = s3_crc32c_combine(acc, s3_crc32c(0, buf + offs[k], offs[k + 1] - offs[k]), offs[k + 1] - offs[k]);
+    cr_expect_eq(acc, whole);
+    /* A long second part (many squarings of x^8). */
+    size_t big = (size_t)3 << 20;
+    uint8_t *z = calloc(1, big + 9);
+    cr_assert_not_null(z);
+    memcpy(z, "123456789", 9);
+    cr_expect_eq(s3_crc32c_combine(0xE3069283u, s3_crc32c(0, z + 9, big), big), s3_crc32c(0, z, big + 9));
+    free(z);
+}

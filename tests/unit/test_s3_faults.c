@@ -581,40 +581,86 @@ Test(s3_faults, missing_bucket_is_one_clear_request)
     sp_store_close(&st);
 }
 
-/* Flexible checksums: every part carries the CRC32C of its bytes (and a
- * single PUT that of the object), the multipart upload announces CRC32C.
- * radosgw 16 ignores them and echoes nothing, so the store falls back:
- * Complete lists no checksums, parts stay SHA-256-signed, and the upload
- * succeeds. SEALPUB_S3_CHECKSUM=none sends none. */
-Test(s3_faults, crc32c_per_part_and_fallback_when_the_server_ignores_it)
+/* Flexible checksums against radosgw 16 as it is: the multipart upload
+ * offers CRC32C (FULL_OBJECT), the first parts carry their CRC32C, and the
+ * first part's answer shows the server ignores them (no echo): later parts
+ * skip the CRC pass, Complete lists no checksums and sends no object
+ * checksum, every part stays SHA-256-signed (the check this server does),
+ * and the upload succeeds. A single PUT carries the object's CRC32C.
+ * SEALPUB_S3_CHECKSUM=none sends none. */
+Test(s3_faults, crc32c_offered_then_dropped_when_the_server_ignores_it)
 {
     start();
     sp_store st;
-    char url[1100], want[12], filt[160];
+    char url[1100], want[12], filt[200];
     sp_error err = {0};
     open_store("crc", &st, url, sizeof(url));
-    size_t n = 12 * MiB + 5;
+    size_t n = 22 * MiB + 5; /* 5 parts of 5 MiB, 3 in flight */
     uint8_t *d = sp_test_pattern(n, 11);
     cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
     expect_stored(&st, "multi", d, n);
-    size_t offs[] = {0, 5 * MiB, 10 * MiB, n};
-    for (int part = 1; part <= 3; part++) {
-        s3_crc32c_b64(s3_crc32c(0, d + offs[part - 1], offs[part] - offs[part - 1]), want);
-        snprintf(filt, sizeof(filt), "--op UploadPart --part %d --status 200 --crc32c %s", part, want);
-        cr_expect_eq(proxy_count(filt, 1), 1, "part %d carried its CRC32C %s", part, want);
-    }
-    cr_expect_eq(proxy_count("--op UploadPart --crc32c -", 0), 0, "no part without one");
+    cr_expect_eq(proxy_count("--op CreateMultipartUpload --checksum-algorithm CRC32C --checksum-type FULL_OBJECT", 1), 1,
+                 "Create offered CRC32C, FULL_OBJECT");
+    s3_crc32c_b64(s3_crc32c(0, d, 5 * MiB), want);
+    snprintf(filt, sizeof(filt), "--op UploadPart --part 1 --status 200 --crc32c %s", want);
+    cr_expect_eq(proxy_count(filt, 1), 1, "part 1 carried its CRC32C %s", want);
+    /* Parts 2 and 3 may have started before part 1's answer; part 4 waits
+     * for a free slot, so for an answer, and part 5 comes after. */
+    cr_expect_eq(proxy_count("--op UploadPart --part 4 --status 200 --crc32c -", 1), 1, "part 4 without one");
+    cr_expect_eq(proxy_count("--op UploadPart --part 5 --status 200 --crc32c -", 1), 1, "part 5 without one");
+    cr_expect_eq(proxy_count("--op CompleteMultipartUpload --status 200 --crc32c - --complete-crc32c -", 1), 1,
+                 "Complete without checksums");
+    expect_protocol_clean(); /* every part's payload SHA-256 was signed */
     s3_crc32c_b64(s3_crc32c(0, d, 1000), want);
     cr_assert_eq(sp_test_put_object(&st, "single", d, 1000, 1000, &err), SP_OK, "%s", err.msg);
-    snprintf(filt, sizeof(filt), "--op PutObject --status 200 --crc32c %s", want);
+    snprintf(filt, sizeof(filt), "--op PutObject --status 200 --crc32c %s --crc32c-ok yes", want);
     cr_expect_eq(proxy_count(filt, 1), 1, "the single PUT carried the object's CRC32C");
     sp_store_close(&st);
 
     setenv("SEALPUB_S3_CHECKSUM", "none", 1);
     open_store("crc-off", &st, url, sizeof(url));
-    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
-    cr_expect_eq(proxy_count("--op UploadPart --status 200 --crc32c -", 3), 3, "none sent when turned off");
+    cr_assert_eq(sp_test_put_object(&st, "multi", d, 12 * MiB, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(proxy_count("--op UploadPart --status 200 --crc32c -", 3 + 2), 3 + 2, "none sent when turned off");
+    cr_expect_eq(proxy_count("--op CreateMultipartUpload --checksum-algorithm - --checksum-type -", 1), 1,
+                 "none offered when turned off");
     unsetenv("SEALPUB_S3_CHECKSUM");
+    free(d);
+    sp_store_close(&st);
+}
+
+/* A server that checks flexible checksums, as AWS S3 documents it. radosgw
+ * 16 does not, so the proxy plays that part of the protocol in front of it
+ * (the "flexible_checksums" action): it computes the CRC32C of every body
+ * it forwards, refuses a wrong one with BadDigest, echoes a right one, and
+ * answers Create with the algorithm and type; radosgw stores the bytes.
+ * Then every part carries its CRC32C, Complete lists them all and sends the
+ * whole object's CRC32C, combined from the parts', with FULL_OBJECT. */
+Test(s3_faults, crc32c_full_object_to_a_server_that_checks_them)
+{
+    start();
+    rules("[{\"action\": \"flexible_checksums\", \"times\": -1}]");
+    sp_store st;
+    char url[1100], want[12], filt[300], list[5][12], joined[80] = "";
+    sp_error err = {0};
+    open_store("crc-full", &st, url, sizeof(url));
+    size_t n = 22 * MiB + 5;
+    uint8_t *d = sp_test_pattern(n, 12);
+    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    expect_stored(&st, "multi", d, n);
+    for (int part = 1; part <= 5; part++) {
+        size_t off = (size_t)(part - 1) * 5 * MiB, len = part < 5 ? 5 * MiB : n - off;
+        s3_crc32c_b64(s3_crc32c(0, d + off, len), list[part - 1]);
+        snprintf(filt, sizeof(filt), "--op UploadPart --part %d --status 200 --crc32c %s --crc32c-ok yes", part,
+                 list[part - 1]);
+        cr_expect_eq(proxy_count(filt, 1), 1, "part %d carried its CRC32C %s", part, list[part - 1]);
+        snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s", part > 1 ? "," : "", list[part - 1]);
+    }
+    s3_crc32c_b64(s3_crc32c(0, d, n), want);
+    snprintf(filt, sizeof(filt),
+             "--op CompleteMultipartUpload --status 200 --crc32c %s --checksum-type FULL_OBJECT --complete-crc32c %s",
+             want, joined);
+    cr_expect_eq(proxy_count(filt, 1), 1, "Complete sent the object's CRC32C %s and the parts' %s", want, joined);
+    cr_expect_eq(proxy_count("--crc32c-ok no", 0), 0, "no wrong CRC32C");
     free(d);
     sp_store_close(&st);
 }

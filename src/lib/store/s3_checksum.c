@@ -1,9 +1,15 @@
-/* s3_checksum.c: CRC32C (Castagnoli) for S3's flexible checksums, with the CPU's CRC instruction on x86-64 and arm64. */
+/* s3_checksum.c: CRC32C (Castagnoli) for S3's flexible checksums: ISA-L's folding code where it is built in, else the CPU's CRC instruction on x86-64 and arm64; combining the CRCs of parts into the whole object's. */
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
+#ifdef SP_HAVE_ISAL
+#include <isa-l/crc.h>
+#endif
+
 #include "store/s3_private.h"
 
+#ifndef SP_HAVE_ISAL
 #if defined(__aarch64__)
 #include <sys/auxv.h>
 #ifndef HWCAP_CRC32
@@ -98,12 +104,54 @@ static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n) { return crc_sw
 static int have_hw(void) { return 0; }
 #endif
 
+#endif /* !SP_HAVE_ISAL */
+
 uint32_t s3_crc32c(uint32_t crc, const void *buf, size_t len)
 {
+#ifdef SP_HAVE_ISAL
+    /* ISA-L folds with carry-less multiplies (PCLMULQDQ, PMULL): about 3x
+     * the single CRC instruction stream below. It takes an int length. */
+    const unsigned char *p = buf;
+    crc = ~crc;
+    while (len) {
+        int n = len > (size_t)INT_MAX ? INT_MAX : (int)len;
+        crc = crc32_iscsi((unsigned char *)(uintptr_t)p, n, crc); /* it only reads */
+        p += n;
+        len -= (size_t)n;
+    }
+    return ~crc;
+#else
     /* The check is a cached CPU-feature read; no global state of ours. */
     crc = ~crc;
     crc = have_hw() ? crc_hw(crc, buf, len) : crc_sw(crc, buf, len);
     return ~crc;
+#endif
+}
+
+/* a * b modulo the CRC polynomial, both as reflected bit strings (bit 31
+ * is x^0). */
+static uint32_t mul_mod_p(uint32_t a, uint32_t b)
+{
+    uint32_t prod = 0;
+    for (uint32_t m = 1u << 31; m; m >>= 1) {
+        if (a & m) prod ^= b;
+        b = (b & 1) ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+    }
+    return prod;
+}
+
+uint32_t s3_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    /* CRC(A || B) = CRC(A) * x^(8 len_b) + CRC(B) mod P: the pre- and
+     * post-inversions cancel because both CRCs carry them. x^(8 len_b) by
+     * square-and-multiply from x^8. */
+    uint32_t xpow = 1u << 23; /* x^8 */
+    uint32_t shift = 1u << 31; /* x^0 */
+    for (uint64_t n = len_b; n; n >>= 1) {
+        if (n & 1) shift = mul_mod_p(xpow, shift);
+        xpow = mul_mod_p(xpow, xpow);
+    }
+    return mul_mod_p(shift, crc_a) ^ crc_b;
 }
 
 void s3_crc32c_b64(uint32_t crc, char out[9])

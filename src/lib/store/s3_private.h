@@ -137,6 +137,8 @@ typedef struct s3_xfer {
     int has_length;
     char bucket_region[S3_REGION_MAX]; /* x-amz-bucket-region, if sent */
     char resp_crc32c[16];              /* x-amz-checksum-crc32c of the answer, if sent */
+    char resp_ck_alg[16];              /* x-amz-checksum-algorithm of the answer, if sent */
+    char resp_ck_type[16];             /* x-amz-checksum-type of the answer, if sent */
     sp_s3_xml_error xerr;
 
     /* Progress. */
@@ -170,6 +172,9 @@ void s3_msgf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(
 
 /* ---- s3_checksum.c: CRC32C, hardware-accelerated where the CPU has it. */
 uint32_t s3_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The CRC32C of A followed by B, from the CRCs of A and B and B's length:
+ * the whole object's checksum from its parts' (FULL_OBJECT). */
+uint32_t s3_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 /* The base64 of the big-endian CRC, as x-amz-checksum-crc32c carries it. */
 void s3_crc32c_b64(uint32_t crc, char out[9]);
 

@@ -140,16 +140,32 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* The response headers we keep, before a new attempt or status line. */
+static void forget_headers(s3_xfer *x)
+{
+    x->etag[0] = '\0';
+    x->has_length = 0;
+    x->bucket_region[0] = '\0';
+    x->resp_crc32c[0] = '\0';
+    x->resp_ck_alg[0] = '\0';
+    x->resp_ck_type[0] = '\0';
+}
+
+/* A header value that fits; one that does not is left out, never cut. */
+static void copy_value(char *dst, size_t cap, const char *v, size_t vlen)
+{
+    if (vlen >= cap) return;
+    memcpy(dst, v, vlen);
+    dst[vlen] = '\0';
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     s3_xfer *x = ud;
     size_t len = size * n;
     /* A new status line (after "100 Continue") starts a new header set. */
     if (len >= 5 && !memcmp(data, "HTTP/", 5)) {
-        x->etag[0] = '\0';
-        x->has_length = 0;
-        x->bucket_region[0] = '\0';
-        x->resp_crc32c[0] = '\0';
+        forget_headers(x);
         return len;
     }
     const char *colon = memchr(data, ':', len);
@@ -160,20 +176,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
     size_t vlen = (size_t)(end - v);
     if (nlen == 21 && !strncasecmp(data, "x-amz-checksum-crc32c", 21)) {
-        if (vlen < sizeof(x->resp_crc32c)) {
-            memcpy(x->resp_crc32c, v, vlen);
-            x->resp_crc32c[vlen] = '\0';
-        }
+        copy_value(x->resp_crc32c, sizeof(x->resp_crc32c), v, vlen);
+    } else if (nlen == 24 && !strncasecmp(data, "x-amz-checksum-algorithm", 24)) {
+        copy_value(x->resp_ck_alg, sizeof(x->resp_ck_alg), v, vlen);
+    } else if (nlen == 19 && !strncasecmp(data, "x-amz-checksum-type", 19)) {
+        copy_value(x->resp_ck_type, sizeof(x->resp_ck_type), v, vlen);
     } else if (nlen == 19 && !strncasecmp(data, "x-amz-bucket-region", 19)) {
         if (vlen && vlen < sizeof(x->bucket_region) && strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") >= vlen) {
             memcpy(x->bucket_region, v, vlen);
             x->bucket_region[vlen] = '\0';
         }
     } else if (nlen == 4 && !strncasecmp(data, "ETag", 4)) {
-        if (vlen < sizeof(x->etag)) {
-            memcpy(x->etag, v, vlen);
-            x->etag[vlen] = '\0';
-        }
+        copy_value(x->etag, sizeof(x->etag), v, vlen);
     } else if (nlen == 14 && !strncasecmp(data, "Content-Length", 14)) {
         char num[32];
         if (vlen && vlen < sizeof(num)) {
@@ -238,10 +252,7 @@ sp_status s3_xfer_start(CURLM *m, s3_xfer *x, sp_error *err)
     x->resp_len = 0;
     x->dst_len = 0;
     x->dst_overflow = x->dst_enough = 0;
-    x->etag[0] = '\0';
-    x->has_length = 0;
-    x->bucket_region[0] = '\0';
-    x->resp_crc32c[0] = '\0';
+    forget_headers(x);
     x->sent = 0;
     memset(&x->xerr, 0, sizeof(x->xerr));
     x->attempt++;

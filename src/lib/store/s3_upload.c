@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "store/s3_private.h"
@@ -62,6 +63,9 @@ struct sp_upload {
     unsigned etags_cap;
     char (*crcs)[12];             /* crcs[n-1]: part n's CRC32C, for Complete */
     unsigned echoed;              /* parts whose answer confirmed their CRC32C */
+    int ck;                       /* CK_*: what the server showed of flexible checksums */
+    int full_object;              /* Create confirmed x-amz-checksum-type FULL_OBJECT */
+    uint32_t full_crc;            /* CRC32C of the parts handed out so far, in order */
     s3_xfer ctl;                  /* Create, Complete, Abort, Head, Delete */
     sp_status failed;             /* first failure; later calls return it */
     int fail_retryable;           /* ... and whether retrying later may help */
@@ -71,6 +75,17 @@ struct sp_upload {
     size_t n_meta;
     int create_only;              /* If-None-Match: * on the PUT or the Complete */
 };
+
+/* Flexible checksums are offered, never assumed: the server's answers say
+ * whether it checks them. AWS echoes the algorithm on Create and every
+ * part's CRC32C; radosgw 16 ignores both, and once a part's answer shows
+ * that, later parts skip the CRC pass (the SHA-256 of the signature stays
+ * the per-part check such a server verifies). */
+enum { CK_UNKNOWN, CK_VERIFIED, CK_IGNORED };
+
+/* Room for the object headers (4 settings and the metadata) and the
+ * checksum headers beside them. */
+_Static_assert(4 + S3_META_MAX + 3 <= S3_EXTRA_HEADERS_MAX, "too few extra header slots");
 
 void s3_put_create_only(sp_upload *up) { up->create_only = 1; }
 
@@ -154,7 +169,19 @@ static void reap_parts(sp_upload *up)
             snprintf(up->etags[b->part_no - 1], S3_ETAG_MAX, "%s", b->x.etag);
             /* A server that checks flexible checksums answers with the
              * one it computed; radosgw 16 ignores them and says nothing. */
-            if (b->crc[0] && !strcmp(b->x.resp_crc32c, b->crc)) up->echoed++;
+            if (!b->crc[0]) continue;
+            if (!strcmp(b->x.resp_crc32c, b->crc)) {
+                up->echoed++;
+                up->ck = CK_VERIFIED;
+            } else if (b->x.resp_crc32c[0]) {
+                char m[200];
+                s3_msgf(m, sizeof(m), "S3 UploadPart %u of s3://%s/%.60s: the server's CRC32C %s differs from ours %s",
+                        b->part_no, up->st->bucket, up->key, b->x.resp_crc32c, b->crc);
+                up->fail_retryable = 1;
+                upload_failed(up, SP_ERR_STORE, m);
+            } else if (up->ck == CK_UNKNOWN) {
+                up->ck = CK_IGNORED;
+            }
         }
     }
 }
@@ -201,8 +228,15 @@ static sp_status create_multipart(sp_upload *up, sp_error *err)
     snprintf(x->query, sizeof(x->query), "uploads=");
     x->content_type = "application/octet-stream";
     s3_object_headers(up->st, up->meta, up->n_meta, x);
-    if (up->st->checksum) x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-algorithm", "CRC32C"};
+    if (up->st->checksum) {
+        x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-algorithm", "CRC32C"};
+        x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-type", "FULL_OBJECT"};
+    }
     SP_TRY(s3_xfer_run(up->multi, x, err));
+    if (up->st->checksum && !strcasecmp(x->resp_ck_alg, "CRC32C")) {
+        up->ck = CK_VERIFIED;
+        up->full_object = !strcasecmp(x->resp_ck_type, "FULL_OBJECT");
+    }
     sp_error xe;
     if (sp_s3_xml_upload_id(x->resp, x->resp_len, up->upload_id, sizeof(up->upload_id), &xe) != SP_OK)
         return sp_fail(err, SP_ERR_STORE, "S3 CreateMultipartUpload s3://%s/%.300s: %s", up->st->bucket, up->key,
@@ -258,16 +292,20 @@ static sp_status submit_part(sp_upload *up, part_buf *b, sp_error *err)
     x->body = b->data;
     x->body_len = b->len;
     b->crc[0] = '\0';
-    if (up->st->checksum) {
-        s3_crc32c_b64(s3_crc32c(0, b->data, b->len), b->crc);
+    up->crcs[no - 1][0] = '\0';
+    if (up->st->checksum && up->ck != CK_IGNORED) {
+        uint32_t crc = s3_crc32c(0, b->data, b->len);
+        up->full_crc = s3_crc32c_combine(up->full_crc, crc, b->len);
+        s3_crc32c_b64(crc, b->crc);
         snprintf(up->crcs[no - 1], sizeof(up->crcs[0]), "%s", b->crc);
         x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-crc32c", b->crc};
     }
     /* The server checks every part: by its SHA-256 in the signature, or,
-     * once it has shown that it verifies CRC32C and TLS protects the
-     * request, by the CRC32C alone (UNSIGNED-PAYLOAD), which saves the
-     * SHA-256 pass over every byte, as the AWS SDKs do. */
-    if (up->st->checksum && up->st->tls && up->echoed && up->echoed == no - 1 - busy_parts(up))
+     * once it has shown that it verifies CRC32C (and no part's answer has
+     * said otherwise) and TLS protects the request, by the CRC32C alone
+     * (UNSIGNED-PAYLOAD), which saves the SHA-256 pass over every byte, as
+     * the AWS SDKs do. */
+    if (b->crc[0] && up->st->tls && up->ck == CK_VERIFIED && up->echoed == no - 1 - busy_parts(up))
         snprintf(x->body_sha, sizeof(x->body_sha), "UNSIGNED-PAYLOAD");
     else
         s3_sha256_hex(b->data, b->len, x->body_sha);
@@ -524,6 +562,36 @@ static char *complete_body(const sp_upload *up, size_t *len, sp_error *err)
     return b;
 }
 
+typedef struct crc_elem {
+    char crc[16];
+    int found;
+} crc_elem;
+
+static int find_crc(void *ctx, const char *path, const char *text, size_t len)
+{
+    crc_elem *c = ctx;
+    if (strcmp(path, "CompleteMultipartUploadResult/ChecksumCRC32C") != 0) return 0;
+    c->found = 1;
+    snprintf(c->crc, sizeof(c->crc), "%.*s", (int)(len < 15 ? len : 15), text);
+    return 1;
+}
+
+/* The object's CRC32C as the server reports it after a FULL_OBJECT
+ * Complete, when it reports one, must be ours. */
+static sp_status check_full_crc(sp_upload *up, const s3_xfer *x, const char *full, sp_error *err)
+{
+    crc_elem c = {{0}, 0};
+    sp_error xe;
+    if (x->resp_len && sp_s3_xml_walk(x->resp, x->resp_len, find_crc, &c, &xe) != SP_OK) return SP_OK;
+    if (!c.found && x->resp_crc32c[0]) {
+        snprintf(c.crc, sizeof(c.crc), "%s", x->resp_crc32c);
+        c.found = 1;
+    }
+    if (!c.found || !strcmp(c.crc, full)) return SP_OK;
+    return sp_fail(err, SP_ERR_STORE, "S3 CompleteMultipartUpload s3://%s/%.300s: the server's CRC32C of the object %s differs from ours %s",
+                   up->st->bucket, up->key, c.crc, full);
+}
+
 static sp_status complete_multipart(sp_upload *up, sp_error *err)
 {
     size_t len = 0;
@@ -540,8 +608,19 @@ static sp_status complete_multipart(sp_upload *up, sp_error *err)
      * it is short, so it runs to its end and the commit finishes. */
     x->ignore_cancel = 1;
     if (up->create_only) x->extra[x->n_extra++] = (sp_sigv4_header){"if-none-match", "*"};
+    /* The whole object's CRC32C, combined from the parts', for a server
+     * that took FULL_OBJECT and confirmed every part: it checks the object
+     * it assembles against it. */
+    char full[12];
+    int send_full = up->full_object && up->echoed == up->parts;
+    if (send_full) {
+        s3_crc32c_b64(up->full_crc, full);
+        x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-crc32c", full};
+        x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-type", "FULL_OBJECT"};
+    }
     s3_sha256_hex(body, len, x->body_sha);
     if (s == SP_OK) s = create_only_refused(up, x, s3_xfer_run(up->multi, x, err), err);
+    if (s == SP_OK && send_full) s = check_full_crc(up, x, full, err);
     /* A Complete that succeeded on the server but whose answer was lost is
      * retried and then finds no such upload: the size check below decides. */
     if (s == SP_ERR_NOT_FOUND && x->attempt > 1 && !strcmp(x->xerr.code, "NoSuchUpload")) s = SP_OK;
