@@ -42,8 +42,17 @@ typedef struct part_buf {
     unsigned part_no;
     int busy; /* on the wire or waiting to be resent: the bytes must stay */
     char crc[12]; /* its CRC32C, base64, as sent */
+    /* The part's SHA-256 and CRC32C, computed as the bytes are copied in
+     * (a slice at a time, while they are in the cache) when *_live. */
+    EVP_MD_CTX *sha;
+    int sha_live, crc_live;
+    uint32_t crc_run;
     s3_xfer x;
 } part_buf;
+
+/* Bytes copied into a part buffer and hashed before the next slice: small
+ * enough to be hashed from the CPU's cache. */
+#define FILL_SLICE ((size_t)64 << 10)
 
 /* Every member is touched only by the thread that called put_begin. */
 struct sp_upload {
@@ -252,6 +261,42 @@ static sp_status create_multipart(sp_upload *up, sp_error *err)
     return SP_OK;
 }
 
+/* The part's payload SHA-256, from the running hash where it ran. */
+static void part_sha256(part_buf *b, char out[65])
+{
+    unsigned char md[32];
+    unsigned len = 0;
+    if (b->sha_live && EVP_DigestFinal_ex(b->sha, md, &len) == 1 && len == 32) sp_hex(md, 32, out);
+    else s3_sha256_hex(b->data ? (const void *)b->data : "", b->len, out);
+    b->sha_live = 0;
+}
+
+/* Starts a buffer's running hashes: the SHA-256 unless the part will go
+ * UNSIGNED-PAYLOAD, the CRC32C while the server may check it. */
+static void start_hashes(sp_upload *up, part_buf *b)
+{
+    b->len = 0;
+    b->crc_run = 0;
+    b->crc_live = up->st->checksum && up->ck != CK_IGNORED;
+    int unsigned_likely = up->st->tls && up->ck == CK_VERIFIED;
+    b->sha_live = !unsigned_likely && b->sha && EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL) == 1;
+}
+
+/* Copies bytes into the buffer being filled, hashing each slice as it lands. */
+static void fill(part_buf *b, const uint8_t *p, size_t n)
+{
+    while (n) {
+        size_t k = n < FILL_SLICE ? n : FILL_SLICE;
+        uint8_t *dst = b->data + b->len;
+        memcpy(dst, p, k);
+        if (b->sha_live && EVP_DigestUpdate(b->sha, dst, k) != 1) b->sha_live = 0;
+        if (b->crc_live) b->crc_run = s3_crc32c(b->crc_run, dst, k);
+        b->len += k;
+        p += k;
+        n -= k;
+    }
+}
+
 /* Hands a filled buffer to the network as the next part, once fewer than
  * parts_in_flight are on the wire (the pool's extra buffer is the one
  * being filled meanwhile). */
@@ -294,7 +339,7 @@ static sp_status submit_part(sp_upload *up, part_buf *b, sp_error *err)
     b->crc[0] = '\0';
     up->crcs[no - 1][0] = '\0';
     if (up->st->checksum && up->ck != CK_IGNORED) {
-        uint32_t crc = s3_crc32c(0, b->data, b->len);
+        uint32_t crc = b->crc_live ? b->crc_run : s3_crc32c(0, b->data, b->len);
         up->full_crc = s3_crc32c_combine(up->full_crc, crc, b->len);
         s3_crc32c_b64(crc, b->crc);
         snprintf(up->crcs[no - 1], sizeof(up->crcs[0]), "%s", b->crc);
@@ -308,7 +353,7 @@ static sp_status submit_part(sp_upload *up, part_buf *b, sp_error *err)
     if (b->crc[0] && up->st->tls && up->ck == CK_VERIFIED && up->echoed == no - 1 - busy_parts(up))
         snprintf(x->body_sha, sizeof(x->body_sha), "UNSIGNED-PAYLOAD");
     else
-        s3_sha256_hex(b->data, b->len, x->body_sha);
+        part_sha256(b, x->body_sha);
     b->busy = 1;
     sp_status s = s3_xfer_start(up->multi, x, err);
     if (s != SP_OK) b->busy = 0;
@@ -332,7 +377,7 @@ static sp_status acquire_buffer(sp_upload *up, sp_error *err)
                 b->data = p;
                 b->cap = need;
             }
-            b->len = 0;
+            start_hashes(up, b);
             up->cur = b;
             return SP_OK;
         }
@@ -385,6 +430,7 @@ static void free_upload(sp_upload *up)
         s3_xfer_stop(up->multi, &up->bufs[i].x);
         s3_xfer_release(&up->bufs[i].x);
         free(up->bufs[i].data);
+        EVP_MD_CTX_free(up->bufs[i].sha);
     }
     s3_xfer_stop(up->multi, &up->ctl);
     s3_xfer_release(&up->ctl);
@@ -428,6 +474,8 @@ sp_status s3_put_begin(void *impl, const char *key, uint64_t size_hint, sp_uploa
             up->bufs[i].cap = cap;
             if (!up->bufs[i].data) s = sp_fail(err, SP_ERR_NOMEM, "out of memory for the S3 part buffers");
         }
+        for (unsigned i = 0; i < up->nbuf && s == SP_OK; i++)
+            if (!(up->bufs[i].sha = EVP_MD_CTX_new())) s = sp_fail(err, SP_ERR_NOMEM, "out of memory");
     }
     if (s != SP_OK) {
         free_upload(up);
@@ -467,8 +515,7 @@ sp_status s3_put_write(sp_upload *up, const void *buf, size_t len, sp_error *err
         }
         size_t room = (target < b->cap ? target : b->cap) - b->len;
         size_t n = len < room ? len : room;
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
+        fill(b, p, n);
         up->written += n;
         p += n;
         len -= n;
@@ -671,12 +718,14 @@ sp_status s3_put_commit(sp_upload *up, sp_error *err)
         s3_object_headers(up->st, up->meta, up->n_meta, x);
         /* A single PUT's checksum is the whole object's. */
         char crc[12];
+        part_buf *b = up->cur;
         if (up->st->checksum) {
-            s3_crc32c_b64(s3_crc32c(0, x->body ? (const void *)x->body : "", x->body_len), crc);
+            s3_crc32c_b64(b && b->crc_live ? b->crc_run : s3_crc32c(0, b ? (const void *)b->data : "", b ? b->len : 0), crc);
             x->extra[x->n_extra++] = (sp_sigv4_header){"x-amz-checksum-crc32c", crc};
         }
         if (up->create_only) x->extra[x->n_extra++] = (sp_sigv4_header){"if-none-match", "*"};
-        s3_sha256_hex(x->body ? (const void *)x->body : "", x->body_len, x->body_sha);
+        if (b) part_sha256(b, x->body_sha);
+        else s3_sha256_hex("", 0, x->body_sha);
         s = create_only_refused(up, x, s3_xfer_run(up->multi, x, err), err);
     } else if (s == SP_OK) {
         if (up->cur && up->cur->len) {
