@@ -14,7 +14,7 @@ BUILD_PKGS=(
     libsqlite3-dev libcriterion-dev libisal-dev
     clang llvm libclang-rt-14-dev
     pigz python3 python3-yaml python3-jsonschema python3-cryptography
-    sqlite3 curl time valgrind openssl
+    sqlite3 curl time valgrind openssl socat # socat: a TLS front for the fault proxy in tests
     groff-base man-db bash-completion zsh
     patchelf lintian mmdebstrap arch-test util-linux # wheels, .deb checks, Debian 11/12/13 matrix (arm64 roots), taskset
 )

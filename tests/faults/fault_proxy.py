@@ -895,6 +895,8 @@ def select(recs, a):
             return False
         if a.crc32c and r.get("crc32c") != (None if a.crc32c == "-" else a.crc32c):
             return False
+        if a.amz_sha and r.get("amz_sha") != a.amz_sha:
+            return False
         if a.crc32c_ok and r.get("crc32c_ok") is not {"yes": True, "no": False}[a.crc32c_ok]:
             return False
         if a.checksum_algorithm and r.get("checksum_algorithm") != (None if a.checksum_algorithm == "-" else a.checksum_algorithm):
@@ -982,6 +984,7 @@ def main():
         q.add_argument("--status", type=int)
         q.add_argument("--method")
         q.add_argument("--crc32c", help="x-amz-checksum-crc32c sent ('-' for none)")
+        q.add_argument("--amz-sha", help="x-amz-content-sha256 sent (e.g. UNSIGNED-PAYLOAD)")
         q.add_argument("--crc32c-ok", choices=("yes", "no"), help="whether it was the body's CRC32C")
         q.add_argument("--checksum-algorithm", help="x-amz-checksum-algorithm sent ('-' for none)")
         q.add_argument("--checksum-type", help="x-amz-checksum-type sent ('-' for none)")

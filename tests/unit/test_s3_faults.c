@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,6 +48,7 @@ static struct {
     char upstream[512];
     char base_url[1024]; /* SEALPUB_TEST_S3 plus a prefix unique to this test */
     pid_t pid;
+    pid_t tls_pid; /* socat, the https front of tls_front() */
 } P;
 
 /* Skips (or, under SEALPUB_REQUIRE_SERVICES=1, fails) without the services;
@@ -104,6 +108,12 @@ static void start(void)
 
 static void stop(void)
 {
+    if (P.tls_pid > 0) {
+        kill(P.tls_pid, SIGTERM);
+        waitpid(P.tls_pid, NULL, 0);
+        P.tls_pid = 0;
+        unsetenv("AWS_CA_BUNDLE");
+    }
     if (P.pid > 0) {
         kill(P.pid, SIGTERM);
         waitpid(P.pid, NULL, 0);
@@ -201,6 +211,55 @@ static int uploads_left(const char *url)
     sp_error err = {0};
     cr_assert_eq(sp_s3_list_uploads(url, count_upload, &n, &err), SP_OK, "%s", err.msg);
     return n;
+}
+
+/* Puts an https front (socat, with a certificate made for the test) before
+ * the proxy and points the store at it, so the store sees a TLS endpoint
+ * while the proxy still reads every request. */
+static void tls_front(void)
+{
+    char cmd[600], cert[160], key[160], to[64], listen[400];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", P.dir);
+    snprintf(key, sizeof(key), "%s/key.pem", P.dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' 2>/dev/null",
+             key, cert);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a test certificate");
+    const char *proxy = getenv("AWS_ENDPOINT_URL_S3"), *colon = strrchr(proxy, ':');
+    cr_assert_not_null(colon);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    int port = ntohs(a.sin_port);
+    close(s);
+    snprintf(listen, sizeof(listen), "OPENSSL-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,cert=%s,key=%s,verify=0", port,
+             cert, key);
+    snprintf(to, sizeof(to), "TCP:127.0.0.1:%s", colon + 1);
+    P.tls_pid = fork();
+    cr_assert_geq(P.tls_pid, 0);
+    if (P.tls_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        char log[160];
+        snprintf(log, sizeof(log), "%s/socat.log", P.dir); /* the readiness probe's bare connects */
+        if (!freopen(log, "w", stderr)) _exit(127);
+        execlp("socat", "socat", listen, to, (char *)NULL);
+        _exit(127);
+    }
+    int up = 0;
+    for (int i = 0; i < 200 && !up; i++) {
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        up = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(c);
+        if (!up) usleep(25 * 1000);
+    }
+    cr_assert(up, "socat did not listen on 127.0.0.1:%d (is socat installed? scripts/install-deps.sh)", port);
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+    setenv("AWS_ENDPOINT_URL_S3", url, 1);
+    setenv("AWS_CA_BUNDLE", cert, 1);
 }
 
 static void open_store(const char *sub, sp_store *st, char *url, size_t cap)
@@ -661,6 +720,42 @@ Test(s3_faults, crc32c_full_object_to_a_server_that_checks_them)
              want, joined);
     cr_expect_eq(proxy_count(filt, 1), 1, "Complete sent the object's CRC32C %s and the parts' %s", want, joined);
     cr_expect_eq(proxy_count("--crc32c-ok no", 0), 0, "no wrong CRC32C");
+    free(d);
+    sp_store_close(&st);
+}
+
+/* Over https, to a server that confirmed CRC32C (the proxy playing that
+ * part as above, behind a TLS front), parts go UNSIGNED-PAYLOAD with their
+ * CRC32C: the checked CRC replaces the SHA-256 pass, as in the AWS SDKs.
+ * When the server does not confirm it, parts over https stay signed with
+ * their SHA-256. */
+Test(s3_faults, unsigned_payload_over_https_only_once_crc32c_is_confirmed)
+{
+    start();
+    tls_front();
+    rules("[{\"action\": \"flexible_checksums\", \"times\": -1}]");
+    sp_store st;
+    char url[1100], filt[200];
+    sp_error err = {0};
+    open_store("tls-crc", &st, url, sizeof(url));
+    size_t n = 12 * MiB + 7;
+    uint8_t *d = sp_test_pattern(n, 13);
+    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    expect_stored(&st, "multi", d, n);
+    for (int part = 1; part <= 3; part++) {
+        snprintf(filt, sizeof(filt), "--op UploadPart --part %d --status 200 --amz-sha UNSIGNED-PAYLOAD --crc32c-ok yes",
+                 part);
+        cr_expect_eq(proxy_count(filt, 1), 1, "part %d went UNSIGNED-PAYLOAD with a checked CRC32C", part);
+    }
+    sp_store_close(&st);
+
+    rules("[]"); /* radosgw as it is: no confirmation */
+    open_store("tls-plain", &st, url, sizeof(url));
+    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    expect_stored(&st, "multi", d, n);
+    cr_expect_eq(proxy_count("--op UploadPart --status 200 --amz-sha UNSIGNED-PAYLOAD", 3), 3,
+                 "only the three parts to the confirming server went unsigned");
+    cr_expect_eq(proxy_count("--op UploadPart --status 200", 6), 6, "six parts in all");
     free(d);
     sp_store_close(&st);
 }
