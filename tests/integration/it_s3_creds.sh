@@ -6,14 +6,18 @@
 # the ECS/EKS container endpoint, the chain's message when nothing is found,
 # and credentials that expire in seconds in the middle of a slowed upload.
 # Then, on a gateway of our own (radosgw's STS, TLS with a private CA, a DNS
-# name for virtual-hosted requests, a test KMS key): AWS_CA_BUNDLE and the
-# profile's ca_bundle, path-style and virtual-hosted addressing, SSE-KMS,
-# storage class and tags.
+# name for virtual-hosted requests, a test KMS key): STS
+# AssumeRoleWithWebIdentity with a token from an OpenID Connect issuer,
+# AWS_CA_BUNDLE and the profile's ca_bundle, path-style and virtual-hosted
+# addressing, SSE-KMS, storage class and tags.
 #
 # The EC2 metadata service and the container credentials endpoint exist only
 # inside AWS: they are served by creds_endpoints.py on 127.0.0.1, which
-# follows their documented protocols and hands out real radosgw keys. Every
-# other party is real.
+# follows their documented protocols and hands out real radosgw keys. The
+# identity provider that signs web identity tokens (EKS's service account
+# issuer, GitHub Actions) is likewise a local stand-in, oidc_issuer.py.
+# Every other party is real: STS is radosgw's, which fetches the issuer's
+# keys and checks its tokens itself.
 source "$(dirname "$0")/lib.sh"
 B=$SEALPUB_BIN
 use_s3_and_pg it-s3-creds
@@ -35,15 +39,22 @@ PUB=("$B" publish --stage dev --arch amd64 --name obj --quiet)
 
 UID_ROT=it-creds-rot-$$
 UID_STS=it-creds-sts-$$
+WI_SUB=system:serviceaccount:ci:sealpub-$$ WI_OTHER_SUB=system:serviceaccount:ci:other-$$
 PIDS=()
+OIDC_ARNS=()
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${OIDC_ARNS[@]}"; do iam Action=DeleteOpenIDConnectProvider "OpenIDConnectProviderArn=$p" >/dev/null 2>&1; done
     [[ -n ${GW_PID:-} ]] && kill -KILL "$GW_PID" 2>/dev/null
     "${RA[@]}" user rm --uid "$UID_ROT" --purge-data --purge-keys >/dev/null 2>&1
     "${RA[@]}" role delete --role-name "itcreds$$" >/dev/null 2>&1
     "${RA[@]}" role-policy delete --role-name "itcreds$$" --policy-name all >/dev/null 2>&1
     "${RA[@]}" role delete --role-name "itcreds$$" >/dev/null 2>&1
+    "${RA[@]}" role-policy delete --role-name "itwi$$" --policy-name all >/dev/null 2>&1
+    "${RA[@]}" role delete --role-name "itwi$$" >/dev/null 2>&1
+    # radosgw 16 keeps a shadow user for each web identity subject it saw.
+    for p in "$WI_SUB" "$WI_OTHER_SUB"; do "${RA[@]}" user rm --uid "\$oidc\$$p" --purge-data >/dev/null 2>&1; done
     "${RA[@]}" user rm --uid "$UID_STS" --purge-data --purge-keys >/dev/null 2>&1
     psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1
     rm -rf "$WORK"
@@ -52,6 +63,11 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_file() { local i; for ((i = 0; i < 200; i++)); do [[ -s $1 ]] && return 0; sleep 0.05; done; return 1; }
+iam() { # PARAM=VALUE...: an IAM API call to the test gateway, signed as the STS user
+    local p a=()
+    for p in "$@"; do a+=(--data-urlencode "$p"); done
+    curl -sS --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:iam" --user "$STS_KEY:$STS_SECRET" -X POST "${a[@]}" "$GW/"
+}
 
 # ---------------------------------------------------------------- nothing configured
 expect_exit 2 "no credentials anywhere" -- "${PUB[@]}" "$WORK/small.bin" --version none
@@ -187,7 +203,27 @@ mkdir -p "$WORK/gw"
 # is trusted only through AWS_CA_BUNDLE or a profile's ca_bundle.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=sealpub-it -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
     -keyout "$WORK/gw/key.pem" -out "$WORK/gw/cert.pem" >/dev/null 2>&1 || bad "openssl could not make a certificate"
-radosgw -f -c "$SEALPUB_CEPH_CONF" -n client.rgw.itcreds \
+# Web identity (below) needs an OpenID Connect issuer whose https
+# certificate the gateway trusts. radosgw 16 (libcurl-gnutls) checks it
+# against the system trust store file and has no setting that adds a CA
+# (rgw_verify_ssl only turns the check off), so the test gateway runs in a mount namespace of its own
+# in which the store file is a copy with the issuer's certificate added;
+# nothing changes for any other process. Where mount namespaces are not
+# allowed (an unprivileged container) it runs with rgw_verify_ssl=false
+# instead, says so, and the untrusted-issuer check is not run.
+OI=$HERE/oidc_issuer.py
+python3 "$OI" init "$WORK/oidc" && python3 "$OI" init "$WORK/oidc-untrusted" || bad "oidc_issuer.py could not make its keys"
+SYS_TRUST=/etc/ssl/certs/ca-certificates.crt
+cat "$SYS_TRUST" "$WORK/oidc/tls.crt" >"$WORK/gw/trust.crt" 2>/dev/null
+# shellcheck disable=SC2016 # expanded by the inner sh
+BIND_TRUST='mount --bind "$0" '$SYS_TRUST' && exec "$@"'
+if unshare --mount --propagation private -- sh -c "$BIND_TRUST" "$WORK/gw/trust.crt" true 2>/dev/null; then
+    GW_RUN=(unshare --mount --propagation private -- sh -c "$BIND_TRUST" "$WORK/gw/trust.crt") GW_TLS=()
+else
+    GW_RUN=() GW_TLS=(--rgw-verify-ssl false)
+    echo "note: no mount namespace here: the test gateway runs with rgw_verify_ssl=false and does not check the OIDC issuer's certificate"
+fi
+"${GW_RUN[@]}" radosgw -f -c "$SEALPUB_CEPH_CONF" -n client.rgw.itcreds "${GW_TLS[@]}" \
     --rgw-frontends "beast endpoint=127.0.0.1:$GW_PORT ssl_endpoint=127.0.0.1:$TLS_PORT ssl_certificate=$WORK/gw/cert.pem ssl_private_key=$WORK/gw/key.pem" \
     --rgw-sts-key "itcredsstskey$$$$" --rgw-s3-auth-use-sts true --rgw-dns-name localhost \
     --rgw-crypt-s3-kms-backend testing --rgw-crypt-s3-kms-encryption-keys "it-kms-key=$(openssl rand -base64 32)" \
@@ -256,13 +292,123 @@ expect_exit 2 "a role that does not exist" -- "${STS_ENV[@]}" AWS_PROFILE=badrol
 expect_err_contains "STS AssumeRole at $GW/: HTTP" "  ... STS's answer named"
 expect_exit 2 "source_profile loop" -- "${STS_ENV[@]}" AWS_PROFILE=loop1 "${PUB[@]}" "$WORK/small.bin" --version loop --store "s3://$STS_BUCKET/p"
 expect_err_contains "source_profile chain longer than" "  ... named"
-# Web identity: radosgw's AssumeRoleWithWebIdentity needs an OIDC provider
-# with an https key endpoint, which cannot run here, so only the request
-# is checked: radosgw's STS receives it and refuses the unknown token.
+# Web identity, first with a token no issuer known to radosgw signed (it
+# names none): radosgw's STS receives it and refuses it.
 echo "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpdCJ9.c2ln" >"$WORK/wi.token"
 expect_exit 2 "web identity: the token goes to STS AssumeRoleWithWebIdentity" -- "${STS_ENV[@]}" \
     AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/wi.token" AWS_ROLE_ARN="arn:aws:iam:::role/$ROLE" "${PUB[@]}" "$WORK/small.bin" --version wi --store "s3://$STS_BUCKET/p"
 expect_err_contains "S3 credentials from web identity: STS AssumeRoleWithWebIdentity at $GW/: HTTP 403 AccessDenied" "  ... and STS's refusal is named"
+
+# ---------------------------------------------------------------- STS AssumeRoleWithWebIdentity
+# Then as on EKS: a token signed by an OpenID Connect issuer that radosgw
+# knows. oidc_issuer.py (the local stand-in for the identity provider)
+# serves its discovery document and keys over https and signs the tokens.
+# The issuer is registered with radosgw as an OIDC provider through the IAM
+# API (radosgw-admin 16 has no command for it) by the STS user, given the
+# oidc-provider caps; a role trusts that provider (the Federated principal)
+# for one subject. radosgw fetches the keys from the issuer and checks the
+# signature, the expiry and the audience (the provider's client ids)
+# itself. The provider also takes a ThumbprintList (the SHA-1 of the key's
+# x5c certificate in radosgw 16), but radosgw 16.2.15 accepts a token
+# whatever thumbprint is registered, so no check here rests on it.
+for d in oidc oidc-untrusted; do
+    python3 "$OI" serve "$WORK/$d" --port-file "$WORK/$d.port" --log "$WORK/$d.log" >"$WORK/$d.out" 2>&1 &
+    PIDS+=($!)
+done
+wait_file "$WORK/oidc.port" && wait_file "$WORK/oidc-untrusted.port" ||
+    { echo "FAIL - oidc_issuer.py did not start: $(cat "$WORK/oidc.out" "$WORK/oidc-untrusted.out")"; exit 1; }
+ISS_HOST=127.0.0.1:$(cat "$WORK/oidc.port") UNTRUSTED_HOST=127.0.0.1:$(cat "$WORK/oidc-untrusted.port")
+WI_ROLE=itwi$$ WI_AUD=sts.amazonaws.com
+"${RA[@]}" caps add --uid "$UID_STS" --caps "oidc-provider=*" >/dev/null 2>&1 || bad "radosgw-admin could not give the STS user the oidc-provider caps"
+for d in oidc oidc-untrusted; do
+    h=127.0.0.1:$(cat "$WORK/$d.port")
+    arn=$(iam Action=CreateOpenIDConnectProvider "Url=https://$h" "ClientIDList.member.1=$WI_AUD" \
+        "ThumbprintList.member.1=$(cat "$WORK/$d/thumbprint")" | sed -n 's:.*<OpenIDConnectProviderArn>\(.*\)</OpenIDConnectProviderArn>.*:\1:p')
+    [[ $arn == "arn:aws:iam:::oidc-provider/$h" ]] && OIDC_ARNS+=("$arn") || bad "CreateOpenIDConnectProvider for https://$h answered '$arn'"
+done
+"${RA[@]}" role create --role-name "$WI_ROLE" --path / --assume-role-policy-doc \
+    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Federated\":[\"arn:aws:iam:::oidc-provider/$ISS_HOST\"]},\"Action\":[\"sts:AssumeRoleWithWebIdentity\"],\"Condition\":{\"StringEquals\":{\"$ISS_HOST:sub\":\"$WI_SUB\"}}}]}" >/dev/null 2>&1 &&
+    "${RA[@]}" role-policy put --role-name "$WI_ROLE" --policy-name all --policy-doc \
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"arn:aws:s3:::*"}]}' >/dev/null 2>&1 &&
+    ok "OIDC providers registered and a role trusting one of them created" || bad "radosgw-admin could not create the web identity role"
+python3 "$OI" token "$WORK/oidc" --iss "https://$ISS_HOST" --aud "$WI_AUD" --sub "$WI_SUB" >"$WORK/wi-good.token"
+WI=(env AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/wi-good.token" AWS_ROLE_ARN="arn:aws:iam:::role/$WI_ROLE")
+# Through relay.py, which records every byte both ways: radosgw's STS answer
+# (the temporary key and session token it issued) and every request, so
+# that what each S3 request was signed with can be checked.
+python3 "$HERE/relay.py" tcp:0 "tcp:$GW_PORT" --port-file "$WORK/wi-relay.port" --record "$WORK/wi.rec" >/dev/null 2>"$WORK/wi-relay.err" &
+PIDS+=($!)
+wait_file "$WORK/wi-relay.port" || { echo "FAIL - relay.py did not start: $(cat "$WORK/wi-relay.err")"; exit 1; }
+RL=http://127.0.0.1:$(cat "$WORK/wi-relay.port")
+expect_exit 0 "web identity: STS AssumeRoleWithWebIdentity with the issuer's token, then the upload as the role" -- "${WI[@]}" \
+    AWS_ROLE_SESSION_NAME=it-wi-session AWS_ENDPOINT_URL_S3="$RL" AWS_ENDPOINT_URL_STS="$RL" "${PUB[@]}" "$WORK/small.bin" \
+    --version wiok --store "s3://$STS_BUCKET/p"
+read -r wi_creds wi_token_sent wi_session wi_signed wi_other wi_unsigned < <(python3 -c '
+import re, sys
+rec = open(sys.argv[1], "rb").read()
+token, session = sys.argv[2].encode(), sys.argv[3].encode()
+issued = dict(zip(re.findall(rb"<AccessKeyId>([^<]+)</AccessKeyId>", rec), re.findall(rb"<SessionToken>([^<]+)</SessionToken>", rec)))
+signed = other = unsigned = 0
+for head in re.findall(rb"(?:GET|PUT|POST|HEAD|DELETE) \S+ HTTP/1\.1\r\n(.*?)\r\n\r\n", rec, re.S):
+    key = re.search(rb"(?im)^authorization: AWS4-HMAC-SHA256 Credential=([^/]+)/", head)
+    tok = re.search(rb"(?im)^x-amz-security-token: (\S+)", head)
+    if not key:
+        unsigned += 1
+    elif key.group(1) in issued and tok and tok.group(1) == issued[key.group(1)]:
+        signed += 1
+    else:
+        other += 1
+print(len(issued), int(b"WebIdentityToken=" + token in rec), int(b"assumed-role/" + session + b"<" in rec), signed, other, unsigned)
+' "$WORK/wi.rec" "$(cat "$WORK/wi-good.token")" "$WI_ROLE/it-wi-session")
+((wi_creds >= 1 && wi_token_sent == 1)) && ok "  ... the token went to STS, and radosgw answered with temporary credentials" ||
+    bad "web identity: $wi_creds set(s) of credentials from STS, token sent: $wi_token_sent"
+((wi_signed >= 2 && wi_other == 0 && wi_unsigned == wi_creds)) &&
+    ok "  ... every S3 request ($wi_signed) was signed with the key radosgw issued and carried its session token" ||
+    bad "S3 requests with the issued credentials: $wi_signed, with others: $wi_other; unsigned requests: $wi_unsigned"
+((wi_session == 1)) && ok "  ... for the session AWS_ROLE_SESSION_NAME named" || bad "no assumed-role/$WI_ROLE/it-wi-session in STS's answer"
+grep -q '"path": "/.well-known/openid-configuration", "status": 200' "$WORK/oidc.log" &&
+    grep -q '"path": "/keys", "status": 200' "$WORK/oidc.log" &&
+    ok "  ... radosgw fetched the issuer's discovery document and keys over https" || bad "the issuer was never asked: $(cat "$WORK/oidc.log")"
+expect_exit 0 "  ... and reads back with the same token" -- "${WI[@]}" AWS_ENDPOINT_URL_S3="$GW" AWS_ENDPOINT_URL_STS="$GW" \
+    "$B" fetch --name obj --stage dev --arch amd64 --version wiok --store "s3://$STS_BUCKET/p" -o "$WORK/got.bin"
+cmp -s "$WORK/small.bin" "$WORK/got.bin" && ok "  ... identical" || bad "fetched content differs"
+printf '[profile wi]\nrole_arn = arn:aws:iam:::role/%s\nweb_identity_token_file = %s\n' "$WI_ROLE" "$WORK/wi-good.token" >"$WORK/aws/wicfg"
+expect_exit 0 "web identity from a profile (role_arn + web_identity_token_file)" -- env AWS_CONFIG_FILE="$WORK/aws/wicfg" AWS_PROFILE=wi \
+    AWS_ENDPOINT_URL_S3="$GW" AWS_ENDPOINT_URL_STS="$GW" "${PUB[@]}" "$WORK/small.bin" --version wiprofile --store "s3://$STS_BUCKET/p"
+
+# Tokens radosgw must refuse, each for its own reason, which the gateway
+# logs (at its default level): the refusal is the one the case is about.
+gw_logged() { tail -c "+$(($1 + 1))" "$WORK/gw/rgw.log" | grep -qF -- "$2"; }
+wi_refused() { # WHAT RADOSGW'S-REASON oidc_issuer.py token ARGS...
+    local what=$1 why=$2 at
+    shift 2
+    python3 "$OI" token "$@" >"$WORK/wi-bad.token"
+    at=$(stat -c %s "$WORK/gw/rgw.log")
+    expect_exit 2 "web identity refused: $what" -- env AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/wi-bad.token" \
+        AWS_ROLE_ARN="arn:aws:iam:::role/$WI_ROLE" AWS_ENDPOINT_URL_S3="$GW" AWS_ENDPOINT_URL_STS="$GW" \
+        "${PUB[@]}" "$WORK/small.bin" --version wibad --store "s3://$STS_BUCKET/p"
+    expect_err_contains "STS AssumeRoleWithWebIdentity at $GW/: HTTP 403 AccessDenied" "  ... STS's refusal named"
+    [[ -z $why ]] && return 0
+    wait_until 5 gw_logged "$at" "$why" && ok "  ... for that reason: radosgw logged '$why'" || bad "radosgw did not log '$why'"
+}
+wi_refused "a token signed with another key" "Signature validation failed" \
+    "$WORK/oidc" --iss "https://$ISS_HOST" --aud "$WI_AUD" --sub "$WI_SUB" --key "$WORK/oidc-untrusted/sign.key"
+wi_refused "an expired token" "token expired" "$WORK/oidc" --iss "https://$ISS_HOST" --aud "$WI_AUD" --sub "$WI_SUB" --ttl -60
+wi_refused "an audience that is not the provider's client id" "Client id in token doesn't match" \
+    "$WORK/oidc" --iss "https://$ISS_HOST" --aud someone-else --sub "$WI_SUB"
+wi_refused "a subject the role's trust policy does not allow" "returned deny" \
+    "$WORK/oidc" --iss "https://$ISS_HOST" --aud "$WI_AUD" --sub "$WI_OTHER_SUB"
+if ((${#GW_RUN[@]})); then
+    wi_refused "an issuer whose https certificate the gateway does not trust" "" \
+        "$WORK/oidc-untrusted" --iss "https://$UNTRUSTED_HOST" --aud "$WI_AUD" --sub "$WI_SUB"
+    if wait_until 5 grep -qs '"tls_error"' "$WORK/oidc-untrusted.log" && ! grep -q '"path"' "$WORK/oidc-untrusted.log"; then
+        ok "  ... radosgw did not trust the issuer's certificate and asked it nothing ($(grep -m1 -o '"tls_error": "[^"]*"' "$WORK/oidc-untrusted.log"))"
+    else
+        bad "radosgw and the untrusted issuer: $(cat "$WORK/oidc-untrusted.log" 2>/dev/null)"
+    fi
+else
+    not_run "web identity refused for an issuer the gateway does not trust" "no mount namespace: the test gateway does not verify the issuer's certificate"
+fi
 
 # ---------------------------------------------------------------- addressing
 # Virtual-hosted requests (BUCKET.localhost:PORT) on the gateway with
