@@ -43,7 +43,7 @@ static sp_status recover_one(sp_store *st, sp_registry *reg, const char *path, c
     char store_desc[SP_OBJECT_KEY_MAX];
     SP_TRY(sp_journal_read(path, &row, store_desc, sizeof(store_desc), err));
     sp_status s = SP_OK;
-    if (strcmp(store_desc, store_desc_want) != 0) {
+    if (!sp_store_same_location(store_desc, store_desc_want)) {
         r->remaining++; /* another store's entry: left for a run against that store */
         OPENSSL_cleanse(&row, sizeof(row));
         return SP_OK;

@@ -508,3 +508,21 @@ Test(s3, crc32c_combine_equals_the_crc_of_the_concatenation)
     cr_expect_eq(s3_crc32c_combine(0xE3069283u, s3_crc32c(0, z + 9, big), big), s3_crc32c(0, z, big + 9));
     free(z);
 }
+
+/* db recover matches journal entries to the store by place, not by the
+ * whole description: a region learnt at publish and configured at recover
+ * is the same bucket; another bucket, prefix or endpoint is not. */
+Test(s3, store_same_location_ignores_the_region_note)
+{
+    const char *learnt = "s3://b/p (eu-west-3, the bucket's region, learnt from the server)";
+    cr_expect(sp_store_same_location(learnt, "s3://b/p (eu-west-3)"));
+    cr_expect(sp_store_same_location("s3://b/p (us-east-1)", learnt));
+    cr_expect(!sp_store_same_location(learnt, "s3://b/q (eu-west-3)"));
+    cr_expect(!sp_store_same_location(learnt, "s3://c/p (eu-west-3)"));
+    cr_expect(!sp_store_same_location("s3://b (us-east-1)", "s3://b/p (us-east-1)"));
+    cr_expect(sp_store_same_location("s3://b/p at http://127.0.0.1:7480", "s3://b/p at http://127.0.0.1:7480"));
+    cr_expect(!sp_store_same_location("s3://b/p at http://127.0.0.1:7480", "s3://b/p at http://127.0.0.1:7481"));
+    cr_expect(sp_store_same_location("file:///srv/a", "file:///srv/a"));
+    cr_expect(!sp_store_same_location("file:///srv/a", "file:///srv/ab"));
+    cr_expect(!sp_store_same_location("file:///srv/a", "s3://srv/a (us-east-1)"));
+}

@@ -52,6 +52,16 @@ sp_status sp_store_put_meta(sp_store *st, sp_upload *up, const char *name, const
     return st->ops->put_meta ? st->ops->put_meta(up, name, value, err) : SP_OK;
 }
 
+int sp_store_same_location(const char *desc_a, const char *desc_b)
+{
+    sp_store_parts a, b;
+    sp_store_parts_from_desc(desc_a, &a);
+    sp_store_parts_from_desc(desc_b, &b);
+    if (!a.scheme[0]) return desc_a && desc_b && strcmp(desc_a, desc_b) == 0;
+    return !strcmp(a.scheme, b.scheme) && !strcmp(a.path, b.path) && !strcmp(a.bucket, b.bucket) &&
+           !strcmp(a.prefix, b.prefix) && !strcmp(a.endpoint, b.endpoint);
+}
+
 /* The descriptions are written by the backends' open functions; this reads
  * back the same forms, so machine output never parses human text itself. */
 void sp_store_parts_from_desc(const char *desc, sp_store_parts *out)

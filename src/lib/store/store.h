@@ -62,6 +62,10 @@ typedef struct sp_store {
  * url NULL/"" means $SEALPUB_STORE, else file://<default home>/objects. */
 sp_status sp_store_open(const char *url, sp_store *st, sp_error *err);
 void sp_store_close(sp_store *st);
+/* Whether two store descriptions name the same place: scheme, path,
+ * bucket, prefix and endpoint; not the region or any note (a region
+ * learnt from the server at one open may be configured at the next). */
+int sp_store_same_location(const char *desc_a, const char *desc_b);
 
 /* Gives the store the caller's cancel flag (NULL: none), before it is used
  * by any thread. Transfers check it between network polls, so one stops

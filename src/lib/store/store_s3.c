@@ -160,6 +160,7 @@ static void discover_region(s3_store *st)
     s3_xfer_init(&x, st, "HEAD", "HeadBucket");
     s3_raw_path(st, "", x.raw_path, sizeof(x.raw_path));
     x.max_attempts = 2;
+    x.region_retried = 1; /* the answer's region is all we want: no resend in it */
     sp_error e;
     (void)s3_xfer_run(NULL, &x, &e); /* any failure shows again, clearer, on the first real request */
     if (x.bucket_region[0]) s3_endpoint_set_region(st, x.bucket_region);
