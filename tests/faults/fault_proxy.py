@@ -50,6 +50,8 @@ forever). The first rule that fires decides. Actions:
                      400 BadDigest instead of the server's answer); a
                      CreateMultipartUpload that names an algorithm gets
                      x-amz-checksum-algorithm and x-amz-checksum-type back.
+                     With "wrong_echo": true, parts' CRCs are echoed as
+                     another value.
                      The server still stores the bytes and checks the
                      signature's SHA-256.
   (error rules may add "region": R, answered as S3 does for a request signed
@@ -529,7 +531,7 @@ class Connection:
                                          "Content-Length: %d\r\n\r\n" % len(body)).encode() + body)
                         ex.half_done()
                         continue
-                    head = add_headers(head, checksum_answer(rec))
+                    head = add_headers(head, checksum_answer(rec, bool(rule.get("wrong_echo"))))
                 self._to_client(head)
                 self._forward_body(ur, rec["method"], status, hdrs, self._to_client, None)
                 ex.half_done()
@@ -806,13 +808,14 @@ class Connection:
         return True
 
 
-def checksum_answer(rec):
-    """The flexible-checksum headers AWS S3 answers a request with."""
+def checksum_answer(rec, wrong=False):
+    """The flexible-checksum headers AWS S3 answers a request with (wrong: a
+    part's CRC32C echoed as another value, a server that saw other bytes)."""
     if rec["op"] == "CreateMultipartUpload" and rec.get("checksum_algorithm"):
         return [("x-amz-checksum-algorithm", rec["checksum_algorithm"]),
                 ("x-amz-checksum-type", rec.get("checksum_type") or "COMPOSITE")]
     if rec["op"] in ("UploadPart", "PutObject") and rec.get("crc32c_ok"):
-        return [("x-amz-checksum-crc32c", rec["crc32c"])]
+        return [("x-amz-checksum-crc32c", "AAAAAA==" if wrong and rec["crc32c"] != "AAAAAA==" else rec["crc32c"])]
     return []
 
 

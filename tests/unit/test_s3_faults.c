@@ -724,6 +724,28 @@ Test(s3_faults, crc32c_full_object_to_a_server_that_checks_them)
     sp_store_close(&st);
 }
 
+/* A server that reports another CRC32C for a part than the one sent saw
+ * other bytes: the upload fails, named, retryable, and leaves nothing. */
+Test(s3_faults, a_part_echoed_with_another_crc32c_fails_the_upload)
+{
+    start();
+    rules("[{\"action\": \"flexible_checksums\", \"wrong_echo\": true, \"times\": -1}]");
+    sp_store st;
+    char url[1100];
+    sp_error err = {0};
+    open_store("crc-wrong", &st, url, sizeof(url));
+    size_t n = 12 * MiB;
+    uint8_t *d = sp_test_pattern(n, 14);
+    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_ERR_STORE);
+    cr_expect(strstr(err.msg, "the server's CRC32C AAAAAA== differs from ours") != NULL, "%s", err.msg);
+    cr_expect(err.retryable, "a part damaged on the way may pass when published again");
+    uint64_t size = 0;
+    cr_expect_eq(st.ops->stat(st.impl, "multi", &size, &err), SP_ERR_NOT_FOUND, "no object left");
+    cr_expect_eq(uploads_left(url), 0, "the multipart upload was aborted");
+    free(d);
+    sp_store_close(&st);
+}
+
 /* Over https, to a server that confirmed CRC32C (the proxy playing that
  * part as above, behind a TLS front), parts go UNSIGNED-PAYLOAD with their
  * CRC32C: the checked CRC replaces the SHA-256 pass, as in the AWS SDKs.

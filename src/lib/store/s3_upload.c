@@ -186,7 +186,7 @@ static void reap_parts(sp_upload *up)
                 char m[200];
                 s3_msgf(m, sizeof(m), "S3 UploadPart %u of s3://%s/%.60s: the server's CRC32C %s differs from ours %s",
                         b->part_no, up->st->bucket, up->key, b->x.resp_crc32c, b->crc);
-                up->fail_retryable = 1;
+                if (up->failed == SP_OK) up->fail_retryable = 1; /* damaged on the way: a resend may pass */
                 upload_failed(up, SP_ERR_STORE, m);
             } else if (up->ck == CK_UNKNOWN) {
                 up->ck = CK_IGNORED;
