@@ -15,8 +15,24 @@ void install_signals(void);
 
 /* "sealpub CMD: WHAT (see 'sealpub CMD --help')" on stderr; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* getopt_long's '?' and ':' as one line naming the option. */
-int option_error(const char *cmd, int c, char **argv);
+/* One command's options: the getopt_long loop every command shares.
+ *     int c, opt_rc = OPTIONS_START;
+ *     while ((c = next_option(argc, argv, ":", opts, "list", list_help, &opt_rc)) != -1)
+ *         switch (c) { the command's own options }
+ *     if (opt_rc != OPTIONS_DONE) return opt_rc;
+ * The first call starts getopt afresh. --help (the long option whose value
+ * is 'H', and -h where shortopts has it) prints help: opt_rc 0. An unknown
+ * option or a missing value is one usage line naming it: opt_rc
+ * EXIT_USAGE. After the last option opt_rc is OPTIONS_DONE; optind is the
+ * first operand. */
+#define OPTIONS_START (-2)
+#define OPTIONS_DONE (-1)
+struct option;
+int next_option(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd,
+                const char *help, int *opt_rc);
+/* A usage error naming the first operand past the allowed count (returns
+ * EXIT_USAGE), or 0 when there are at most allowed operands from optind. */
+int extra_operands(const char *cmd, int argc, char **argv, int allowed);
 /* "sealpub CMD: error: WHAT" on stderr; returns the exit code. */
 int report(const char *cmd, const sp_error *err);
 /* ,"warnings":[...] */

@@ -137,9 +137,8 @@ int cmd_list(int argc, char **argv)
     o.limit = 100;
     int json = 0, c;
     long v;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":h", opts, "list", list_help, &opt_rc)) != -1) {
         switch (c) {
         case 'n': o.name = optarg; break;
         case 's': o.stage = optarg; break;
@@ -155,12 +154,10 @@ int cmd_list(int argc, char **argv)
             break;
         case 'R': o.registry_url = optarg; break;
         case 'j': json = 1; break;
-        case 'h':
-        case 'H': fputs(list_help, stdout); return 0;
-        default: return option_error("list", c, argv);
         }
     }
-    if (optind < argc) return usage_error("list", "unexpected argument '%s'", argv[optind]);
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
+    if (extra_operands("list", argc, argv, 0)) return EXIT_USAGE;
     artifact_rows lo;
     int rc = rows_open(&lo, json, "list");
     if (rc) return rc;
@@ -213,9 +210,8 @@ int cmd_delete(int argc, char **argv)
     o.dry_run = 1;
     int json = 0, c;
     long v;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":h", opts, "delete", delete_help, &opt_rc)) != -1) {
         switch (c) {
         case 'n': o.name = optarg; break;
         case 's': o.stage = optarg; break;
@@ -234,12 +230,10 @@ int cmd_delete(int argc, char **argv)
             o.lock_timeout = (double)v;
             break;
         case 'j': json = 1; break;
-        case 'h':
-        case 'H': fputs(delete_help, stdout); return 0;
-        default: return option_error("delete", c, argv);
         }
     }
-    if (optind < argc) return usage_error("delete", "unexpected argument '%s'", argv[optind]);
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
+    if (extra_operands("delete", argc, argv, 0)) return EXIT_USAGE;
     if (!o.name) return usage_error("delete", "--name is required");
     if (!o.stage) return usage_error("delete", "--stage is required");
     if (!o.version && !o.older_than && o.keep_last < 0)
@@ -311,9 +305,8 @@ int cmd_rewrap(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     int json = 0, c;
     long v;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":h", opts, "rewrap", rewrap_help, &opt_rc)) != -1) {
         switch (c) {
         case 'f': o.from_kek_file = optarg; break;
         case 't': o.to_kek_file = optarg; break;
@@ -327,12 +320,10 @@ int cmd_rewrap(int argc, char **argv)
         case 'D': o.dry_run = 1; break;
         case 'R': o.registry_url = optarg; break;
         case 'j': json = 1; break;
-        case 'h':
-        case 'H': fputs(rewrap_help, stdout); return 0;
-        default: return option_error("rewrap", c, argv);
         }
     }
-    if (optind < argc) return usage_error("rewrap", "unexpected argument '%s'", argv[optind]);
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
+    if (extra_operands("rewrap", argc, argv, 0)) return EXIT_USAGE;
     if (!o.to_kek_file) return usage_error("rewrap", "--to-kek FILE is required");
     install_signals();
     o.cancel = (volatile const int *)&g_cancel;

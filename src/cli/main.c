@@ -56,12 +56,32 @@ int usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-/* getopt_long's '?' (unknown option) and ':' (missing value; the option
- * strings start with ':'), as one line naming the option. */
-int option_error(const char *cmd, int c, char **argv)
+int next_option(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd,
+                const char *help, int *opt_rc)
 {
-    if (c == ':') return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-    return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    if (*opt_rc == OPTIONS_START) {
+        opterr = 0; /* one line of ours instead of getopt's */
+        optind = 1;
+        *opt_rc = OPTIONS_DONE;
+    }
+    int c = getopt_long(argc, argv, shortopts, opts, NULL);
+    if (c == 'H' || (c == 'h' && strchr(shortopts, 'h'))) {
+        fputs(help, stdout);
+        *opt_rc = 0;
+        return -1;
+    }
+    /* '?' is an unknown option, ':' a missing value (shortopts start with ':'). */
+    if (c == '?' || c == ':') {
+        *opt_rc = usage_error(cmd, c == ':' ? "option '%s' needs a value" : "unknown option '%s'", argv[optind - 1]);
+        return -1;
+    }
+    return c;
+}
+
+int extra_operands(const char *cmd, int argc, char **argv, int allowed)
+{
+    if (optind + allowed >= argc) return 0;
+    return usage_error(cmd, "unexpected argument '%s'", argv[optind + allowed]);
 }
 
 
@@ -436,9 +456,8 @@ static int cmd_publish(int argc, char **argv)
             return usage_error("publish", "SEALPUB_CHUNK_SIZE '%s' out of range 1M-64M", env);
         o.chunk_size = (size_t)size;
     }
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":", opts, "publish", publish_help, &opt_rc)) != -1) {
         switch (c) {
         case 'n': o.name = optarg; break;
         case 's': o.stage = optarg; break;
@@ -505,12 +524,11 @@ static int cmd_publish(int argc, char **argv)
             tags_len += (size_t)snprintf(tags + tags_len, sizeof(tags) - tags_len, "%s%s", tags_len ? "," : "", optarg);
             break;
         }
-        case 'H': fputs(publish_help, stdout); return 0;
-        default: return option_error("publish", c, argv);
         }
     }
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
     if (optind >= argc) return usage_error("publish", "no input: give FILE or - for standard input");
-    if (optind + 1 < argc) return usage_error("publish", "unexpected argument '%s'", argv[optind + 1]);
+    if (extra_operands("publish", argc, argv, 1)) return EXIT_USAGE;
     o.input = argv[optind];
     if (!o.name) return usage_error("publish", "--name is required");
     if (!o.stage) return usage_error("publish", "--stage is required");
@@ -601,9 +619,8 @@ static int cmd_open(int argc, char **argv)
     sp_open_opts o;
     sp_open_opts_init(&o);
     int quiet = 0, json = 0, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":o:", opts, "open", open_help, &opt_rc)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
         case 'o': o.output = optarg; break;
@@ -626,12 +643,11 @@ static int cmd_open(int argc, char **argv)
             if (parse_uint_env_or_arg("open", "--threads", optarg, 1, 64, &tv)) return EXIT_USAGE;
             o.threads = (unsigned)tv;
             break;
-        case 'H': fputs(open_help, stdout); return 0;
-        default: return option_error("open", c, argv);
         }
     }
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
     if (optind >= argc) return usage_error("open", "no container given");
-    if (optind + 1 < argc) return usage_error("open", "unexpected argument '%s'", argv[optind + 1]);
+    if (extra_operands("open", argc, argv, 1)) return EXIT_USAGE;
     o.input = argv[optind];
     if (json && o.output && strcmp(o.output, "-") == 0)
         return usage_error("open", "--json with -o - would mix the result into the data on stdout");
@@ -731,9 +747,8 @@ static int cmd_fetch(int argc, char **argv)
     sp_fetch_opts_init(&o);
     int latest = 0, verify = 0, json = 0, quiet = 0, c;
     long v;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":o:", opts, "fetch", fetch_help, &opt_rc)) != -1) {
         switch (c) {
         case 'n': o.name = optarg; break;
         case 's': o.stage = optarg; break;
@@ -756,11 +771,10 @@ static int cmd_fetch(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
-        case 'H': fputs(fetch_help, stdout); return 0;
-        default: return option_error("fetch", c, argv);
         }
     }
-    if (optind < argc) return usage_error("fetch", "unexpected argument '%s'", argv[optind]);
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
+    if (extra_operands("fetch", argc, argv, 0)) return EXIT_USAGE;
     if (!o.name) return usage_error("fetch", "--name is required");
     if (!o.stage) return usage_error("fetch", "--stage is required");
     if (!o.version == !latest) return usage_error("fetch", "give exactly one of --version V and --latest");
@@ -824,17 +838,15 @@ static int cmd_inspect(int argc, char **argv)
     static const struct option opts[] = {
         {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
     int json = 0, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":", opts, "inspect", inspect_help, &opt_rc)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
-        case 'H': fputs(inspect_help, stdout); return 0;
-        default: return option_error("inspect", c, argv);
         }
     }
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
     if (optind >= argc) return usage_error("inspect", "no container given");
-    if (optind + 1 < argc) return usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
+    if (extra_operands("inspect", argc, argv, 1)) return EXIT_USAGE;
     sp_error err = {0};
     if (sp_inspect(argv[optind], json, stdout, &err) != SP_OK)
         return json ? report_json("inspect", &err, NULL, 0) : report("inspect", &err);
@@ -874,17 +886,15 @@ static int cmd_db(int argc, char **argv)
         {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
     const char *url = NULL, *store = NULL;
     int c, json = 0;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":", opts, "db", db_help, &opt_rc)) != -1) {
         switch (c) {
         case 'R': url = optarg; break;
         case 'S': store = optarg; break;
         case 'j': json = 1; break;
-        case 'H': fputs(db_help, stdout); return 0;
-        default: return option_error("db", c, argv);
         }
     }
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
     if (optind < argc && strcmp(argv[optind], "recover") == 0) return cmd_db_recover(url, store, json);
     if (optind >= argc || strcmp(argv[optind], "init") != 0)
         return usage_error("db", "expected 'init' or 'recover'%s%s", optind < argc ? ", not " : "",
@@ -903,6 +913,13 @@ static int cmd_db(int argc, char **argv)
     return 0;
 }
 
+static const char cleanup_help[] =
+    "usage: sealpub cleanup [--store URL] [--older-than SECONDS]\n\n"
+    "Removes what a publish killed with SIGKILL leaves behind, older than SECONDS\n"
+    "(default 3600): an s3:// store's multipart uploads under its prefix (aborted),\n"
+    "a file:// store's temporary files. Uploads in progress are younger than that;\n"
+    "pass 0 only when no publish is running.\n";
+
 static int cmd_cleanup(int argc, char **argv)
 {
     static const struct option opts[] = {{"store", required_argument, 0, 'S'},
@@ -913,9 +930,8 @@ static int cmd_cleanup(int argc, char **argv)
     const char *store = NULL;
     long older = 3600;
     int c, json = 0;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    int opt_rc = OPTIONS_START;
+    while ((c = next_option(argc, argv, ":", opts, "cleanup", cleanup_help, &opt_rc)) != -1) {
         switch (c) {
         case 'S': store = optarg; break;
         case 'j': json = 1; break;
@@ -923,17 +939,10 @@ static int cmd_cleanup(int argc, char **argv)
             if (parse_uint_env_or_arg("cleanup", "--older-than", optarg, 0, 100L * 365 * 86400, &older))
                 return EXIT_USAGE;
             break;
-        case 'H':
-            puts("usage: sealpub cleanup [--store URL] [--older-than SECONDS]\n\n"
-                 "Removes what a publish killed with SIGKILL leaves behind, older than SECONDS\n"
-                 "(default 3600): an s3:// store's multipart uploads under its prefix (aborted),\n"
-                 "a file:// store's temporary files. Uploads in progress are younger than that;\n"
-                 "pass 0 only when no publish is running.");
-            return 0;
-        default: return option_error("cleanup", c, argv);
         }
     }
-    if (optind < argc) return usage_error("cleanup", "unexpected argument '%s'", argv[optind]);
+    if (opt_rc != OPTIONS_DONE) return opt_rc;
+    if (extra_operands("cleanup", argc, argv, 0)) return EXIT_USAGE;
     unsigned removed = 0;
     sp_error err = {0};
     if (sp_store_cleanup(store, older, &removed, &err) != SP_OK)
