@@ -63,17 +63,18 @@ sp_status sp_journal_write(const sp_row *row, const char *store_desc, char *path
         return sp_fail(err, SP_ERR_USAGE, "recovery journal path too long");
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     char buf[4096];
-    int n = snprintf(buf, sizeof(buf),
-                     "sealpub-recovery=1\nresource_name=%s\ndev_stage=%s\narchitecture=%s\nversion=%s\n"
-                     "object_key=%s\nsha256=%s\nsize_bytes=%" PRIu64 "\nplain_size=%" PRIu64 "\n"
-                     "encryption_key=%s\nkey_wrap=%s\nkek_id=%s\nartifact_id=%s\nformat=%s\nstore=%s\n",
-                     row->resource_name, row->dev_stage, row->architecture, row->version, row->object_key,
-                     row->sha256, row->size_bytes, row->plain_size, row->encryption_key, row->key_wrap, row->kek_id,
-                     row->artifact_id, row->format, store_desc);
-    if (n < 0 || (size_t)n >= sizeof(buf)) return sp_fail(err, SP_ERR_INTERNAL, "journal entry too long");
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "sealpub-recovery=1\n");
+    for (int i = 0; i < SP_ROW_WRITTEN && n < sizeof(buf); i++) {
+        const sp_row_column *c = &sp_row_columns[i];
+        const void *v = sp_row_ctext(row, c);
+        if (c->cap) n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s=%s\n", c->name, (const char *)v);
+        else n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s=%" PRIu64 "\n", c->name, *(const uint64_t *)v);
+    }
+    if (n < sizeof(buf)) n += (size_t)snprintf(buf + n, sizeof(buf) - n, "store=%s\n", store_desc);
+    if (n >= sizeof(buf)) return sp_fail(err, SP_ERR_INTERNAL, "journal entry too long");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return sp_fail(err, SP_ERR_IO, "cannot write the recovery journal %s: %s", tmp, strerror(errno));
-    int ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
+    int ok = write(fd, buf, n) == (ssize_t)n && fsync(fd) == 0;
     int e = errno;
     close(fd);
     OPENSSL_cleanse(buf, sizeof(buf));
@@ -113,26 +114,17 @@ sp_status sp_journal_read(const char *path, sp_row *row, char *store_desc, size_
         line[strcspn(line, "\n")] = '\0';
         int hit = 0;
         if (strcmp(line, "sealpub-recovery=1") == 0) magic = 1;
-        s = field(line, "resource_name", row->resource_name, sizeof(row->resource_name), &hit, err);
-        if (s == SP_OK) s = field(line, "dev_stage", row->dev_stage, sizeof(row->dev_stage), &hit, err);
-        if (s == SP_OK) s = field(line, "architecture", row->architecture, sizeof(row->architecture), &hit, err);
-        if (s == SP_OK) s = field(line, "version", row->version, sizeof(row->version), &hit, err);
-        if (s == SP_OK) s = field(line, "object_key", row->object_key, sizeof(row->object_key), &hit, err);
-        if (s == SP_OK) s = field(line, "sha256", row->sha256, sizeof(row->sha256), &hit, err);
-        if (s == SP_OK) s = field(line, "encryption_key", row->encryption_key, sizeof(row->encryption_key), &hit, err);
-        if (s == SP_OK) s = field(line, "key_wrap", row->key_wrap, sizeof(row->key_wrap), &hit, err);
-        if (s == SP_OK) s = field(line, "kek_id", row->kek_id, sizeof(row->kek_id), &hit, err);
-        if (s == SP_OK) s = field(line, "artifact_id", row->artifact_id, sizeof(row->artifact_id), &hit, err);
-        if (s == SP_OK) s = field(line, "format", row->format, sizeof(row->format), &hit, err);
-        if (s == SP_OK) s = field(line, "store", store_desc, cap, &hit, err);
-        num[0] = '\0';
-        int numhit = 0;
-        if (s == SP_OK) s = field(line, "size_bytes", num, sizeof(num), &numhit, err);
-        if (s == SP_OK && numhit) row->size_bytes = strtoull(num, NULL, 10);
-        int numhit2 = 0;
-        if (s == SP_OK) s = field(line, "plain_size", num, sizeof(num), &numhit2, err);
-        if (s == SP_OK && numhit2) row->plain_size = strtoull(num, NULL, 10);
-        fields += (unsigned)(hit || numhit || numhit2);
+        s = field(line, "store", store_desc, cap, &hit, err);
+        for (int i = 0; i < SP_ROW_WRITTEN && s == SP_OK && !hit; i++) {
+            const sp_row_column *c = &sp_row_columns[i];
+            if (c->cap) {
+                s = field(line, c->name, sp_row_text(row, c), c->cap, &hit, err);
+            } else {
+                s = field(line, c->name, num, sizeof(num), &hit, err);
+                if (s == SP_OK && hit) *sp_row_u64(row, c) = strtoull(num, NULL, 10);
+            }
+        }
+        fields += (unsigned)hit;
     }
     OPENSSL_cleanse(line, sizeof(line));
     fclose(f);

@@ -7,6 +7,18 @@
 
 #include "registry/registry.h"
 
+#include <stddef.h>
+
+#define TEXT(f) {#f, offsetof(sp_row, f), sizeof(((sp_row *)0)->f)}
+#define NUMBER(f) {#f, offsetof(sp_row, f), 0}
+const sp_row_column sp_row_columns[SP_ROW_COLUMNS] = {
+    TEXT(resource_name), TEXT(dev_stage),  TEXT(architecture),   TEXT(version),  TEXT(object_key),
+    TEXT(sha256),        NUMBER(size_bytes), NUMBER(plain_size), TEXT(encryption_key), TEXT(key_wrap),
+    TEXT(kek_id),        TEXT(artifact_id), TEXT(format),        TEXT(created_at), TEXT(updated_at),
+};
+#undef TEXT
+#undef NUMBER
+
 /* A URI with the postgres scheme, or a libpq conninfo string, which starts
  * with a keyword and '=' ("host=db dbname=x"). Anything else is refused
  * here, because libpq's own parse errors quote the string, password and all. */

@@ -23,6 +23,25 @@ typedef struct sp_row {
     char updated_at[40];       /* likewise; changes when a replace rewrites the row */
 } sp_row;
 
+/* The row's columns, in the order every backend selects them and the
+ * journal records them: name, and where the value lives in sp_row. cap 0
+ * marks an unsigned 64-bit number, else a NUL-terminated text of cap
+ * bytes. The first SP_ROW_WRITTEN are what a publish writes; created_at and
+ * updated_at follow, set by the backend. */
+typedef struct sp_row_column {
+    const char *name;
+    size_t offset, cap;
+} sp_row_column;
+#define SP_ROW_COLUMNS 15
+#define SP_ROW_WRITTEN 13
+extern const sp_row_column sp_row_columns[SP_ROW_COLUMNS];
+static inline char *sp_row_text(sp_row *row, const sp_row_column *c) { return (char *)row + c->offset; }
+static inline const char *sp_row_ctext(const sp_row *row, const sp_row_column *c)
+{
+    return (const char *)row + c->offset;
+}
+static inline uint64_t *sp_row_u64(sp_row *row, const sp_row_column *c) { return (uint64_t *)(void *)((char *)row + c->offset); }
+
 /* Which rows list and retention look at; NULL/0 fields match everything. */
 typedef struct sp_row_filter {
     const char *name, *stage, *arch;

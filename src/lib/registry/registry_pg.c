@@ -522,21 +522,11 @@ static sp_status pg_row_from(PGresult *res, sp_row *out, sp_error *err) { return
 static sp_status pg_row_from_at(PGresult *res, int r, sp_row *out, sp_error *err)
 {
     memset(out, 0, sizeof(*out));
-    SP_TRY(pg_copy_field(out->resource_name, sizeof(out->resource_name), res, r, 0, "resource_name", err));
-    SP_TRY(pg_copy_field(out->dev_stage, sizeof(out->dev_stage), res, r, 1, "dev_stage", err));
-    SP_TRY(pg_copy_field(out->architecture, sizeof(out->architecture), res, r, 2, "architecture", err));
-    SP_TRY(pg_copy_field(out->version, sizeof(out->version), res, r, 3, "version", err));
-    SP_TRY(pg_copy_field(out->object_key, sizeof(out->object_key), res, r, 4, "object_key", err));
-    SP_TRY(pg_copy_field(out->sha256, sizeof(out->sha256), res, r, 5, "sha256", err));
-    SP_TRY(pg_copy_u64(&out->size_bytes, res, r, 6, "size_bytes", err));
-    SP_TRY(pg_copy_u64(&out->plain_size, res, r, 7, "plain_size", err));
-    SP_TRY(pg_copy_field(out->encryption_key, sizeof(out->encryption_key), res, r, 8, "encryption_key", err));
-    SP_TRY(pg_copy_field(out->key_wrap, sizeof(out->key_wrap), res, r, 9, "key_wrap", err));
-    SP_TRY(pg_copy_field(out->kek_id, sizeof(out->kek_id), res, r, 10, "kek_id", err));
-    SP_TRY(pg_copy_field(out->artifact_id, sizeof(out->artifact_id), res, r, 11, "artifact_id", err));
-    SP_TRY(pg_copy_field(out->format, sizeof(out->format), res, r, 12, "format", err));
-    SP_TRY(pg_copy_field(out->created_at, sizeof(out->created_at), res, r, 13, "created_at", err));
-    SP_TRY(pg_copy_field(out->updated_at, sizeof(out->updated_at), res, r, 14, "updated_at", err));
+    for (int i = 0; i < SP_ROW_COLUMNS; i++) {
+        const sp_row_column *c = &sp_row_columns[i];
+        if (c->cap) SP_TRY(pg_copy_field(sp_row_text(out, c), c->cap, res, r, i, c->name, err));
+        else SP_TRY(pg_copy_u64(sp_row_u64(out, c), res, r, i, c->name, err));
+    }
     return SP_OK;
 }
 

@@ -164,21 +164,11 @@ static void col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
 static void row_from(sqlite3_stmt *st, sp_row *out)
 {
     memset(out, 0, sizeof(*out));
-    col_text(st, 0, out->resource_name, sizeof(out->resource_name));
-    col_text(st, 1, out->dev_stage, sizeof(out->dev_stage));
-    col_text(st, 2, out->architecture, sizeof(out->architecture));
-    col_text(st, 3, out->version, sizeof(out->version));
-    col_text(st, 4, out->object_key, sizeof(out->object_key));
-    col_text(st, 5, out->sha256, sizeof(out->sha256));
-    out->size_bytes = (uint64_t)sqlite3_column_int64(st, 6);
-    out->plain_size = (uint64_t)sqlite3_column_int64(st, 7);
-    col_text(st, 8, out->encryption_key, sizeof(out->encryption_key));
-    col_text(st, 9, out->key_wrap, sizeof(out->key_wrap));
-    col_text(st, 10, out->kek_id, sizeof(out->kek_id));
-    col_text(st, 11, out->artifact_id, sizeof(out->artifact_id));
-    col_text(st, 12, out->format, sizeof(out->format));
-    col_text(st, 13, out->created_at, sizeof(out->created_at));
-    col_text(st, 14, out->updated_at, sizeof(out->updated_at));
+    for (int i = 0; i < SP_ROW_COLUMNS; i++) {
+        const sp_row_column *c = &sp_row_columns[i];
+        if (c->cap) col_text(st, i, sp_row_text(out, c), c->cap);
+        else *sp_row_u64(out, c) = (uint64_t)sqlite3_column_int64(st, i);
+    }
 }
 
 static void bind_opt(sqlite3_stmt *st, int i, const char *v)
