@@ -72,17 +72,12 @@ log() { printf 'cross-arm64: %s\n' "$*" >&2; }
 t_start=$SECONDS
 step() { log "[$((SECONDS - t_start)) s] $*"; }
 
-is_installed() {
-    local status
-    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) || return 1
-    [[ $status == ii* ]]
-}
+# shellcheck source=scripts/apt-packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-packages.sh"
 
 install_host_tools() {
-    local missing=() p
-    for p in "${HOST_PKGS[@]}"; do
-        is_installed "$p" || missing+=("$p")
-    done
+    local missing=()
+    mapfile -t missing < <(missing_packages "${HOST_PKGS[@]}")
     if ((${#missing[@]} == 0)); then
         step "host tools: all ${#HOST_PKGS[@]} packages already installed"
         return 0
@@ -92,9 +87,7 @@ install_host_tools() {
         exit 1
     fi
     step "host tools: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y --no-install-recommends "${missing[@]}"
+    apt_install "${missing[@]}"
 }
 
 # The stamp records what the sysroot was made from; a different package list

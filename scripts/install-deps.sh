@@ -33,13 +33,8 @@ usage() {
     exit 2
 }
 
-# True when dpkg says the package is fully installed ("ii"). Unknown
-# packages make dpkg-query fail; that counts as "not installed".
-is_installed() {
-    local status
-    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) || return 1
-    [[ $status == ii* ]]
-}
+# shellcheck source=scripts/apt-packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-packages.sh"
 
 # The postgresql-15 package would otherwise create and start a "main"
 # cluster on port 5432 that nobody uses and that survives reboots. The
@@ -82,10 +77,8 @@ main() {
         pkgs+=("${DOCKER_PKGS[@]}")
     fi
 
-    local missing=() p
-    for p in "${pkgs[@]}"; do
-        is_installed "$p" || missing+=("$p")
-    done
+    local missing=()
+    mapfile -t missing < <(missing_packages "${pkgs[@]}")
     if ((${#missing[@]} == 0)); then
         echo "install-deps: all ${#pkgs[@]} packages already installed"
         return 0
@@ -96,11 +89,7 @@ main() {
         disable_default_pg_cluster
     fi
 
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    # --no-install-recommends: Ceph and clang recommend hundreds of MiB
-    # the build and tests never use.
-    apt-get install -y --no-install-recommends "${missing[@]}"
+    apt_install "${missing[@]}"
 }
 
 main "$@"

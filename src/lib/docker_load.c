@@ -22,14 +22,10 @@
  * carried an error, and at least one said "Loaded image".
  */
 
-#define ANSWER_MAX ((size_t)1 << 20)
-
 struct load {
     int fd;
     int read_errno;
-    char *answer;
-    size_t answer_len;
-    int answer_too_big;
+    sp_docker_body answer; /* the verdict is at its end: read it all, judge what fitted */
 };
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
@@ -42,23 +38,6 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
         l->read_errno = errno;
         return CURL_READFUNC_ABORT;
     }
-}
-
-static size_t on_answer(char *ptr, size_t size, size_t n, void *ctx)
-{
-    struct load *l = ctx;
-    size_t len = size * n;
-    if (l->answer_len + len > ANSWER_MAX) {
-        l->answer_too_big = 1; /* the verdict is at the end: keep reading, judge what fitted */
-        return len;
-    }
-    char *p = realloc(l->answer, l->answer_len + len + 1);
-    if (!p) return 0;
-    memcpy(p + l->answer_len, ptr, len);
-    l->answer = p;
-    l->answer_len += len;
-    p[l->answer_len] = 0;
-    return len;
 }
 
 /* Walks the JSON stream: SP_OK with the "Loaded image" lines in loaded, or
@@ -116,7 +95,7 @@ sp_status sp_docker_load(int fd, volatile const int *cancel, char *loaded, size_
     sp_docker *d = NULL;
     SP_TRY(sp_docker_connect(cancel, &d, err));
     char errbuf[CURL_ERROR_SIZE];
-    struct load l = {.fd = fd};
+    struct load l = {.fd = fd, .answer = {.keep_reading = 1}};
     /* quiet=1: no per-layer progress bars, only the verdict. */
     CURL *e = sp_docker_handle(d, "/images/load?quiet=1", errbuf, err);
     if (!e) {
@@ -127,8 +106,8 @@ sp_status sp_docker_load(int fd, volatile const int *cancel, char *loaded, size_
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(e, CURLOPT_READDATA, &l);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &l);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sp_docker_body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &l.answer);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     /* A regular file has a known length: send it as such rather than chunked. */
     if (S_ISREG(st.st_mode) && pos >= 0 && st.st_size >= pos)
@@ -144,12 +123,12 @@ sp_status sp_docker_load(int fd, volatile const int *cancel, char *loaded, size_
     else if (rc != CURLE_OK)
         s = sp_docker_transfer_error(d, "loading the image", rc, errbuf, SP_ERR_INPUT, err);
     else if (code != 200)
-        s = sp_docker_http_error(d, "loading the image", code, l.answer, err);
-    else if (l.answer_too_big)
+        s = sp_docker_http_error(d, "loading the image", code, l.answer.data, err);
+    else if (l.answer.too_big)
         s = sp_fail(err, SP_ERR_INPUT, "docker engine at %s: answer to the image load over 1 MiB", sp_docker_socket(d));
     else
-        s = judge(d, l.answer ? l.answer : "", loaded, cap, err);
-    free(l.answer);
+        s = judge(d, l.answer.data ? l.answer.data : "", loaded, cap, err);
+    free(l.answer.data);
     sp_docker_free(d);
     return s;
 }

@@ -161,19 +161,13 @@ CURL *sp_docker_handle(sp_docker *d, const char *path, char *errbuf, sp_error *e
     return new_handle(d, url, errbuf, err);
 }
 
-struct body {
-    char *data;
-    size_t len;
-    int too_big;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *ctx)
+size_t sp_docker_body_write(char *ptr, size_t size, size_t n, void *ctx)
 {
-    struct body *b = ctx;
+    sp_docker_body *b = ctx;
     size_t len = size * n;
     if (b->len + len > SMALL_BODY_MAX) {
         b->too_big = 1;
-        return 0;
+        return b->keep_reading ? len : 0;
     }
     char *p = realloc(b->data, b->len + len + 1);
     if (!p) return 0;
@@ -210,11 +204,11 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ctx)
 static sp_status get_raw(sp_docker *d, const char *path, struct ping *pg, long *code, char **body, sp_error *err)
 {
     char errbuf[CURL_ERROR_SIZE], url[64];
-    struct body b = {0};
+    sp_docker_body b = {0};
     snprintf(url, sizeof(url), "http://docker%s", path);
     CURL *e = new_handle(d, url, errbuf, err);
     if (!e) return err->status;
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sp_docker_body_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
     if (pg) {
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -236,11 +230,11 @@ static sp_status get_raw(sp_docker *d, const char *path, struct ping *pg, long *
 sp_status sp_docker_get(sp_docker *d, const char *path, long *code, char **body, sp_error *err)
 {
     char errbuf[CURL_ERROR_SIZE];
-    struct body b = {0};
+    sp_docker_body b = {0};
     *body = NULL;
     CURL *e = sp_docker_handle(d, path, errbuf, err);
     if (!e) return err->status;
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sp_docker_body_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
     CURLcode rc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, code);

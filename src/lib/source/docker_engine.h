@@ -31,6 +31,17 @@ const char *sp_docker_api_version(const sp_docker *d);
  * SP_ERR_NOMEM if curl cannot make one. */
 CURL *sp_docker_handle(sp_docker *d, const char *path, char *errbuf, sp_error *err);
 
+/* An answer gathered in memory, NUL-terminated, up to 1 MiB; past that
+ * too_big is set and, with keep_reading, the rest is read and dropped
+ * (else the transfer stops there). sp_docker_body_write is its
+ * CURLOPT_WRITEFUNCTION, the body its CURLOPT_WRITEDATA; free data after. */
+typedef struct sp_docker_body {
+    char *data;
+    size_t len;
+    int too_big, keep_reading;
+} sp_docker_body;
+size_t sp_docker_body_write(char *ptr, size_t size, size_t n, void *ctx);
+
 /* GET path and keep the body (at most 1 MiB, NUL-terminated, caller frees). */
 SP_MUST_USE sp_status sp_docker_get(sp_docker *d, const char *path, long *code, char **body, sp_error *err);
 

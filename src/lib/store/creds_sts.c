@@ -37,12 +37,7 @@ static sp_status sts_url(const sp_creds_env *env, char *url, size_t cap, char *h
 
 static sp_status add_param(char *body, size_t cap, const char *name, const char *value, sp_error *err)
 {
-    size_t len = strlen(body);
-    int n = snprintf(body + len, cap - len, "%s%s=", len ? "&" : "", name);
-    if (n < 0 || (size_t)n >= cap - len) return sp_fail(err, SP_ERR_USAGE, "STS request too long");
-    len += (size_t)n;
-    if (sp_sigv4_uri_encode(value, strlen(value), 0, body + len, cap - len) != 0)
-        return sp_fail(err, SP_ERR_USAGE, "STS request too long");
+    if (sp_sigv4_append_param(body, cap, name, value) != 0) return sp_fail(err, SP_ERR_USAGE, "STS request too long");
     return SP_OK;
 }
 

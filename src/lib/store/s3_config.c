@@ -64,12 +64,7 @@ void s3_raw_path(const s3_store *st, const char *full_key, char *out, size_t cap
 
 sp_status s3_query_param(char *q, size_t cap, const char *name, const char *value, sp_error *err)
 {
-    size_t len = strlen(q);
-    int n = snprintf(q + len, cap - len, "%s%s=", len ? "&" : "", name);
-    if (n < 0 || (size_t)n >= cap - len) return sp_fail(err, SP_ERR_INTERNAL, "S3 query too long");
-    len += (size_t)n;
-    if (sp_sigv4_uri_encode(value, strlen(value), 0, q + len, cap - len) != 0)
-        return sp_fail(err, SP_ERR_USAGE, "S3 query value too long");
+    if (sp_sigv4_append_param(q, cap, name, value) != 0) return sp_fail(err, SP_ERR_USAGE, "S3 query too long");
     return SP_OK;
 }
 

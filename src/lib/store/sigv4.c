@@ -93,6 +93,15 @@ int sp_sigv4_uri_encode(const char *in, size_t len, int keep_slash, char *out, s
     return b.overflow ? -1 : 0;
 }
 
+int sp_sigv4_append_param(char *buf, size_t cap, const char *name, const char *value)
+{
+    size_t len = strlen(buf);
+    int n = snprintf(buf + len, cap - len, "%s%s=", len ? "&" : "", name);
+    if (n < 0 || (size_t)n >= cap - len) return -1;
+    len += (size_t)n;
+    return sp_sigv4_uri_encode(value, strlen(value), 0, buf + len, cap - len) != 0 ? -1 : 0;
+}
+
 sp_status sp_sigv4_encode_path(const char *raw, char *out, size_t cap, sp_error *err)
 {
     sb b;

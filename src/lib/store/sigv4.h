@@ -85,6 +85,9 @@ SP_MUST_USE sp_status sp_sigv4_encode_path(const char *raw, char *out, size_t ca
  * keep_slash), for building query values the canonicaliser decodes back.
  * Returns 0, or -1 if out (cap bytes with the NUL) is too small. */
 int sp_sigv4_uri_encode(const char *in, size_t len, int keep_slash, char *out, size_t cap);
+/* Appends name=value (value URI-encoded, "&" before it unless buf is empty)
+ * to the NUL-terminated query or form body in buf; -1 if it does not fit. */
+int sp_sigv4_append_param(char *buf, size_t cap, const char *name, const char *value);
 
 /* Canonical query string: split on '&', percent-decode, re-encode with the
  * unreserved set, sort by key then value, "key=" for empty values. '+' is
