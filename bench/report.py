@@ -164,44 +164,36 @@ def main():
             return round(a_["mb_per_cpu_s"] / b_["mb_per_cpu_s"], 3)
         return None
 
+    def ratio_target(name, a_, b_, field, digits, op, goal, cpu_value=None):
+        """a_[field] / b_[field] against goal (op ">=" or "<="), when both runs exist."""
+        if a_ and b_:
+            v = a_[field] / b_[field]
+            target(name, round(v, digits), "%s %g" % (op, goal), v >= goal if op == ">=" else v <= goal, cpu_value)
+
     sp = get("image", "sealpub", L)
     if sp:
         for tool, level, goal, label in [("pigz", 6, 3.0, "image: sealpub / pigz pipeline MB/s"),
                                          ("python", 6, 8.0, "image: sealpub / Python MB/s"),
                                          ("bound", L, 0.9, "image: sealpub / bound MB/s")]:
             base = get("image", tool, level)
-            if base:
-                v = sp["mb_per_s"] / base["mb_per_s"]
-                target(label, round(v, 3), ">= %g" % goal, v >= goal, cpu_ratio(sp, base))
+            ratio_target(label, sp, base, "mb_per_s", 3, ">=", goal, cpu_ratio(sp, base))
         if gz6:
             target("image: sealpub output / gzip -6 output", round(sp["output_bytes"] / gz6, 4),
                    "<= 1.01", sp["output_bytes"] <= 1.01 * gz6)
     # Issue 18 (per-chunk codec choice): against the same run's baselines.
-    pz = get("image", "pigz", 6)
-    if sp and pz:
-        v = sp["output_bytes"] / pz["output_bytes"]
-        target("image: sealpub output / pigz -6 output", round(v, 4), "<= 1.01", v <= 1.01)
+    ratio_target("image: sealpub output / pigz -6 output", sp, get("image", "pigz", 6), "output_bytes", 4, "<=", 1.01)
     f, d = get("fp16", "sealpub", L), get("fp16", "dd", 0)
-    if f and d:
-        v = f["wall_s"] / d["wall_s"]
-        target("fp16: sealpub time / dd conv=fsync time", round(v, 3), "<= 2", v <= 2, cpu_ratio(d, f))
+    ratio_target("fp16: sealpub time / dd conv=fsync time", f, d, "wall_s", 3, "<=", 2, cpu_ratio(d, f))
     for c in corpora:
         s = get(c, "sealpub", L)
         if s:
             target("%s: sealpub peak RSS MiB (at most today's 45)" % c, s["peak_rss_mib"], "<= 45",
                    s["peak_rss_mib"] <= 45)
-    f, f6 = get("fp16", "sealpub", L), get("fp16", "bound", 6) or (get("fp16", "bound", L) if L == 6 else None)
-    if f and f6:
-        v = f["output_bytes"] / f6["output_bytes"]
-        target("fp16: sealpub output / libdeflate level-6 output", round(v, 4), "<= 1.01", v <= 1.01)
-    f, f1 = get("fp16", "sealpub", L), get("fp16", "bound", 1)
-    if f and f1:
-        v = f["mb_per_s"] / f1["mb_per_s"]
-        target("fp16: sealpub / bound level 1 MB/s (stretch: 4)", round(v, 3), ">= 3", v >= 3,
-               cpu_ratio(f, f1))
-    if f and f1:
-        v = f["output_bytes"] / f1["output_bytes"]
-        target("fp16: sealpub output / level-1 output", round(v, 4), "<= 1.2", v <= 1.2)
+    f6 = get("fp16", "bound", 6) or (get("fp16", "bound", L) if L == 6 else None)
+    ratio_target("fp16: sealpub output / libdeflate level-6 output", f, f6, "output_bytes", 4, "<=", 1.01)
+    f1 = get("fp16", "bound", 1)
+    ratio_target("fp16: sealpub / bound level 1 MB/s (stretch: 4)", f, f1, "mb_per_s", 3, ">=", 3, cpu_ratio(f, f1))
+    ratio_target("fp16: sealpub output / level-1 output", f, f1, "output_bytes", 4, "<=", 1.2)
     if targets:
         p("### Targets (ratios against this run's baselines)")
         p("")

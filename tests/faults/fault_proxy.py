@@ -184,13 +184,22 @@ class Reader:
             raise Closed("eof")
         self.buf += data
 
+    def _take(self, n):
+        """The first n buffered bytes, taken out of the buffer."""
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def _take_through(self, sep):
+        """The buffered bytes up to sep, sep included, taken out; None while sep is not buffered."""
+        i = self.buf.find(sep)
+        return self._take(i + len(sep)) if i >= 0 else None
+
     def head(self):
         """The bytes of one head, CRLFCRLF included; None at a clean EOF before any byte."""
         while True:
-            i = self.buf.find(b"\r\n\r\n")
-            if i >= 0:
-                out = bytes(self.buf[: i + 4])
-                del self.buf[: i + 4]
+            out = self._take_through(b"\r\n\r\n")
+            if out is not None:
                 return out
             if len(self.buf) > HEAD_MAX:
                 raise Closed("head too large")
@@ -203,10 +212,8 @@ class Reader:
 
     def line(self):
         while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                out = bytes(self.buf[: i + 2])
-                del self.buf[: i + 2]
+            out = self._take_through(b"\r\n")
+            if out is not None:
                 return out
             self._fill()
 
@@ -214,10 +221,7 @@ class Reader:
         """Up to limit bytes (at least one)."""
         if not self.buf:
             self._fill()
-        n = min(limit, len(self.buf))
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
+        return self._take(min(limit, len(self.buf)))
 
 
 def parse_head(raw):

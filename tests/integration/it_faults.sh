@@ -255,6 +255,21 @@ wait_exit() { # pid seconds: waits for a background sealpub; RC its status (999:
     ERR=$(cat "$WORK/stderr" 2>/dev/null)
 }
 
+# The cases whose fault sealpub should ride out: the input published
+# through the proxy under these rules, then checked as check_published does.
+publish_through() { # version rules
+    rules "$2"
+    run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version "$1" --content raw
+    check_published "$1"
+}
+# The proxy forwarded exactly one such request and the server answered 200.
+accepted_once() { # ok-message what filters...
+    local ok_msg=$1 what=$2 a
+    shift 2
+    a=$(plog count "$@" --action forward --status 200)
+    if [[ $a == 1 ]]; then ok "$ok_msg"; else bad "$what accepted $a times"; fi
+}
+
 check_published() { # version: exit 0, one row, the object's hash is the row's and opens to the input
     want_rc 0 "$1"
     want_published "$1"
@@ -276,13 +291,10 @@ check_published() { # version: exit 0, one row, the object's hash is the row's a
 # ================================================================ the cases
 
 begin_case 1 "retried, published, correct" "a burst of 503 SlowDown on UploadPart"
-rules '[{"op": "UploadPart", "part": 2, "times": 3, "action": "error", "status": 503, "code": "SlowDown"}]'
-run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c1 --content raw
-check_published c1
+publish_through c1 '[{"op": "UploadPart", "part": 2, "times": 3, "action": "error", "status": 503, "code": "SlowDown"}]'
 count_at_least 3 "503 SlowDown served on part 2" --op UploadPart --part 2 --action error --status 503
 n=$N
-a=$(plog count --op UploadPart --part 2 --action forward --status 200)
-[[ $a == 1 ]] && ok "part 2 then accepted (attempt $((n + 1)) of $ATTEMPTS)" || bad "part 2 accepted $a times"
+accepted_once "part 2 then accepted (attempt $((n + 1)) of $ATTEMPTS)" "part 2" --op UploadPart --part 2
 obs "${n}x 503 on part 2, then 200"
 end_case
 
@@ -290,13 +302,10 @@ end_case
 # body; 200 is S3's "succeeded, then failed" answer), is resent and accepted.
 complete_fails_once() { # case status what observed
     begin_case "$1" "retried, published, correct" "$3"
-    rules "[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"error\", \"status\": $2, \"code\": \"InternalError\"}]"
-    run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version "c$1" --content raw
-    check_published "c$1"
+    publish_through "c$1" "[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"error\", \"status\": $2, \"code\": \"InternalError\"}]"
     count_at_least 1 "$2 served on Complete" --op CompleteMultipartUpload --action error --status "$2"
     n=$N
-    a=$(plog count --op CompleteMultipartUpload --action forward --status 200)
-    [[ $a == 1 ]] && ok "Complete retried and accepted" || bad "Complete accepted $a times"
+    accepted_once "Complete retried and accepted" "Complete" --op CompleteMultipartUpload
     obs "${n}x $4 on Complete, then 200"
     end_case
 }
@@ -304,9 +313,7 @@ complete_fails_once 2a 500 "500 InternalError on CompleteMultipartUpload, once" 
 complete_fails_once 2b 200 "CompleteMultipartUpload answers 200 with an <Error> InternalError body, once" "200+<Error>"
 
 begin_case 2c "retried, published, correct" "the answer to CompleteMultipartUpload is lost (the server completed it)"
-rules '[{"op": "CompleteMultipartUpload", "times": 1, "action": "drop_response"}]'
-run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c2c --content raw
-check_published c2c
+publish_through c2c '[{"op": "CompleteMultipartUpload", "times": 1, "action": "drop_response"}]'
 count_at_least 1 "Complete's answer dropped" --op CompleteMultipartUpload --action drop_response
 n=$N
 second=$(python3 - "$PLOG" "$TAG" <<'EOF'
@@ -320,20 +327,15 @@ obs "answer lost once; the resent Complete got HTTP $second"
 end_case
 
 begin_case 3 "retried, correct" "connection reset (RST) 1 MiB into part 2"
-rules '[{"op": "UploadPart", "part": 2, "times": 1, "action": "reset", "after_bytes": 1048576}]'
-run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c3 --content raw
-check_published c3
+publish_through c3 '[{"op": "UploadPart", "part": 2, "times": 1, "action": "reset", "after_bytes": 1048576}]'
 count_at_least 1 "reset injected" --op UploadPart --part 2 --action reset
 n=$N
-a=$(plog count --op UploadPart --part 2 --action forward --status 200)
-[[ $a == 1 ]] && ok "part 2 resent and accepted" || bad "part 2 accepted $a times"
+accepted_once "part 2 resent and accepted" "part 2" --op UploadPart --part 2
 obs "${n}x RST on part 2, then 200"
 end_case
 
 begin_case 4a "cut within the stall timeout ($STALL s), retried, correct" "the server stops reading 1 MiB into part 1 (and never answers)"
-rules '[{"op": "UploadPart", "part": 1, "times": 1, "action": "stall", "after_bytes": 1048576, "seconds": 60}]'
-run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c4a --content raw
-check_published c4a
+publish_through c4a '[{"op": "UploadPart", "part": 1, "times": 1, "action": "stall", "after_bytes": 1048576, "seconds": 60}]'
 count_at_least 1 "stall injected" --op UploadPart --part 1 --action stall
 gap=$(plog gap --op UploadPart --part 1 --action stall)
 # curl's low-speed check averages over its last 5 s of samples, so a part
@@ -354,9 +356,7 @@ fi
 end_case
 
 begin_case 4b "cut within the stall timeout ($STALL s), retried, correct" "the server never answers CreateMultipartUpload"
-rules '[{"op": "CreateMultipartUpload", "times": 1, "action": "stall", "seconds": 60}]'
-run "${VP[@]}" "${PUB[@]}" "$WORK/in.bin" --version c4b --content raw
-check_published c4b
+publish_through c4b '[{"op": "CreateMultipartUpload", "times": 1, "action": "stall", "seconds": 60}]'
 gap=$(plog gap --op CreateMultipartUpload --action stall)
 if [[ $gap != none ]] && python3 -c "import sys; g=float(sys.argv[1]); sys.exit(0 if $STALL - 0.5 <= g <= $STALL + 1.5 else 1)" "$gap"; then
     ok "silent Create cut and resent after ${gap}s"

@@ -1,23 +1,29 @@
-/* store_helpers.h: shared by the store tests: deterministic data and an upload in uneven slices. */
+/* store_helpers.h: shared by the store tests: deterministic data, an upload in uneven slices, a missing bucket. */
 #ifndef SP_TEST_STORE_HELPERS_H
 #define SP_TEST_STORE_HELPERS_H
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "helpers.h"
 #include "store/store.h"
 
-/* n bytes of xorshift noise (incompressible, deterministic per seed). */
+/* n bytes of xorshift noise (incompressible, deterministic per seed): helpers.h's SP_DATA_RANDOM. */
 static inline uint8_t *sp_test_pattern(size_t n, unsigned seed)
 {
     uint8_t *p = malloc(n ? n : 1);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (uint8_t)x;
-    }
+    cr_assert_not_null(p);
+    sp_test_fill(p, n, SP_DATA_RANDOM, seed);
     return p;
+}
+
+/* Opens the S3 store of a bucket that does not exist (s3://sealpub-missing-PID). */
+static inline sp_status sp_test_open_missing_bucket(sp_store *st, sp_error *err)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "s3://sealpub-missing-%d", (int)getpid());
+    return sp_store_open(url, st, err);
 }
 
 /* Puts data through the store in uneven slices, as the pipeline's records arrive. */

@@ -12,6 +12,9 @@
 static const uint8_t AID_A[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 static const uint8_t AID_B[16] = {16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
 
+/* The registry row most tests seal a key for. */
+static const sp_kek_binding DETECTOR = {"detector", "dev", "amd64", "7", AID_A};
+
 static void clean_env(void)
 {
     unsetenv("SEALPUB_KEK");
@@ -22,6 +25,16 @@ static void clean_env(void)
 static void file_key(uint8_t k[32])
 {
     for (int i = 0; i < 32; i++) k[i] = (uint8_t)(0xa0 + i);
+}
+
+/* With only SEALPUB_KEK=KEK_B64 set, seals file_key() (into k) for DETECTOR. */
+static void seal_under_kek(uint8_t k[32], sp_kek_fields *f)
+{
+    clean_env();
+    setenv("SEALPUB_KEK", KEK_B64, 1);
+    file_key(k);
+    sp_error err;
+    cr_assert_eq(sp_kek_seal_key(k, &DETECTOR, f, &err), SP_OK, "%s", err.msg);
 }
 
 /* The raw KEK of KEK_B64 and its id. */
@@ -82,21 +95,18 @@ Test(kek, oversized_wrapped_key_is_refused_without_writing)
 
 Test(kek, bound_wrap_round_trip)
 {
-    clean_env();
-    setenv("SEALPUB_KEK", KEK_B64, 1);
     uint8_t k[32], back[32];
-    file_key(k);
-    sp_kek_binding b = {"detector", "dev", "amd64", "7", AID_A};
     sp_kek_fields f;
     sp_error err;
-    cr_assert_eq(sp_kek_seal_key(k, &b, &f, &err), SP_OK, "%s", err.msg);
+    seal_under_kek(k, &f);
     cr_assert_str_eq(f.key_wrap, SP_KEY_WRAP_BOUND);
     cr_assert_eq(strlen(f.kek_id), SP_KEK_ID_LEN);
-    cr_assert_eq(sp_kek_open_key(f.encryption_key, f.key_wrap, f.kek_id, &b, back, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_kek_open_key(f.encryption_key, f.key_wrap, f.kek_id, &DETECTOR, back, &err), SP_OK, "%s",
+                 err.msg);
     cr_assert_eq(memcmp(k, back, 32), 0);
     /* Not the plain RFC 5649 wrap under the KEK: a reader of an earlier
      * release, or anyone treating it as legacy, cannot unwrap it. */
-    cr_assert_eq(sp_kek_open_key(f.encryption_key, SP_KEY_WRAP_KWP, f.kek_id, &b, back, &err), SP_ERR_AUTH);
+    cr_assert_eq(sp_kek_open_key(f.encryption_key, SP_KEY_WRAP_KWP, f.kek_id, &DETECTOR, back, &err), SP_ERR_AUTH);
     clean_env();
 }
 
@@ -104,14 +114,10 @@ Test(kek, bound_wrap_round_trip)
  * publish's artifact_id) does not open there. */
 Test(kek, wrapped_key_copied_to_another_row_is_refused)
 {
-    clean_env();
-    setenv("SEALPUB_KEK", KEK_B64, 1);
     uint8_t k[32], back[32];
-    file_key(k);
-    sp_kek_binding a = {"detector", "dev", "amd64", "7", AID_A};
     sp_kek_fields f;
     sp_error err;
-    cr_assert_eq(sp_kek_seal_key(k, &a, &f, &err), SP_OK);
+    seal_under_kek(k, &f);
     sp_kek_binding others[] = {
         {"detector2", "dev", "amd64", "7", AID_A}, {"detector", "prod", "amd64", "7", AID_A},
         {"detector", "dev", "arm64", "7", AID_A},  {"detector", "dev", "amd64", "8", AID_A},
@@ -131,17 +137,17 @@ Test(kek, unwrapped_row_is_refused_when_a_kek_is_set)
     clean_env();
     uint8_t k[32], back[32];
     file_key(k);
-    sp_kek_binding b = {"detector", "dev", "amd64", "7", AID_A};
     sp_kek_fields f;
     sp_error err;
-    cr_assert_eq(sp_kek_seal_key(k, &b, &f, &err), SP_OK);
+    cr_assert_eq(sp_kek_seal_key(k, &DETECTOR, &f, &err), SP_OK);
     cr_assert_str_eq(f.key_wrap, SP_KEY_WRAP_NONE);
-    cr_assert_eq(sp_kek_open_key(f.encryption_key, f.key_wrap, "", &b, back, &err), SP_OK); /* no KEK: readable */
+    /* No KEK: readable. */
+    cr_assert_eq(sp_kek_open_key(f.encryption_key, f.key_wrap, "", &DETECTOR, back, &err), SP_OK);
     cr_assert_eq(memcmp(k, back, 32), 0);
     setenv("SEALPUB_KEK", KEK_B64, 1);
-    cr_assert_eq(sp_kek_open_key(f.encryption_key, f.key_wrap, "", &b, back, &err), SP_ERR_AUTH);
+    cr_assert_eq(sp_kek_open_key(f.encryption_key, f.key_wrap, "", &DETECTOR, back, &err), SP_ERR_AUTH);
     cr_assert(strstr(err.msg, "unwrapped") != NULL, "%s", err.msg);
-    cr_assert_eq(sp_kek_open_key(f.encryption_key, "", "", &b, back, &err), SP_ERR_AUTH); /* empty = none */
+    cr_assert_eq(sp_kek_open_key(f.encryption_key, "", "", &DETECTOR, back, &err), SP_ERR_AUTH); /* empty = none */
     clean_env();
 }
 
@@ -151,27 +157,26 @@ Test(kek, require_kek)
     uint8_t k[32], back[32], kek[32], wrapped[48];
     char id[SP_KEK_ID_LEN + 1], b64[80];
     file_key(k);
-    sp_kek_binding b = {"detector", "dev", "amd64", "7", AID_A};
     sp_kek_fields f;
     sp_error err;
     setenv("SEALPUB_REQUIRE_KEK", "1", 1);
-    cr_assert_eq(sp_kek_seal_key(k, &b, &f, &err), SP_ERR_USAGE);
+    cr_assert_eq(sp_kek_seal_key(k, &DETECTOR, &f, &err), SP_ERR_USAGE);
     cr_assert(strstr(err.msg, "SEALPUB_REQUIRE_KEK") != NULL, "%s", err.msg);
     sp_b64_encode(k, 32, b64);
-    cr_assert_eq(sp_kek_open_key(b64, "none", "", &b, back, &err), SP_ERR_AUTH);
+    cr_assert_eq(sp_kek_open_key(b64, "none", "", &DETECTOR, back, &err), SP_ERR_AUTH);
     /* Legacy (unbound) rows: read by default, refused under SEALPUB_REQUIRE_KEK=1. */
     test_kek(kek, id);
     size_t wlen = 0;
     cr_assert_eq(sp_key_wrap(kek, k, 32, wrapped, sizeof(wrapped), &wlen, &err), SP_OK);
     sp_b64_encode(wrapped, wlen, b64);
     setenv("SEALPUB_KEK", KEK_B64, 1);
-    cr_assert_eq(sp_kek_open_key(b64, SP_KEY_WRAP_KWP, id, &b, back, &err), SP_ERR_AUTH);
+    cr_assert_eq(sp_kek_open_key(b64, SP_KEY_WRAP_KWP, id, &DETECTOR, back, &err), SP_ERR_AUTH);
     cr_assert(strstr(err.msg, "not bound") != NULL, "%s", err.msg);
     unsetenv("SEALPUB_REQUIRE_KEK");
-    cr_assert_eq(sp_kek_open_key(b64, SP_KEY_WRAP_KWP, id, &b, back, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_kek_open_key(b64, SP_KEY_WRAP_KWP, id, &DETECTOR, back, &err), SP_OK, "%s", err.msg);
     cr_assert_eq(memcmp(k, back, 32), 0);
     setenv("SEALPUB_REQUIRE_KEK", "yes", 1);
-    cr_assert_eq(sp_kek_seal_key(k, &b, &f, &err), SP_ERR_USAGE);
+    cr_assert_eq(sp_kek_seal_key(k, &DETECTOR, &f, &err), SP_ERR_USAGE);
     clean_env();
 }
 
@@ -179,8 +184,7 @@ Test(kek, hostile_row_fields_stay_on_one_line)
 {
     clean_env();
     uint8_t back[32];
-    sp_kek_binding b = {"detector", "dev", "amd64", "7", AID_A};
     sp_error err;
-    cr_assert_eq(sp_kek_open_key("AAAA", "x\nsealpub: fine", "", &b, back, &err), SP_ERR_REGISTRY);
+    cr_assert_eq(sp_kek_open_key("AAAA", "x\nsealpub: fine", "", &DETECTOR, back, &err), SP_ERR_REGISTRY);
     cr_assert_null(strchr(err.msg, '\n'), "%s", err.msg);
 }

@@ -345,11 +345,18 @@ Test(s3_parts, part_sizes)
 
 /* ============================================================ configuration */
 
-Test(s3_config, rejects_bad_urls_and_settings)
+/* Stand-in credentials (the secret "very-secret", which no message may echo; no request is made), and the
+ * endpoint unless NULL. */
+static void fake_credentials(const char *endpoint)
 {
     setenv("AWS_ACCESS_KEY_ID", "AK", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "very-secret", 1);
-    setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9", 1);
+    if (endpoint) setenv("AWS_ENDPOINT_URL_S3", endpoint, 1);
+}
+
+Test(s3_config, rejects_bad_urls_and_settings)
+{
+    fake_credentials("http://127.0.0.1:9");
     sp_store st;
     sp_error err = {0};
     static const char *bad_urls[] = {"s3://", "s3://AB", "s3://a", "s3://bucket_name", "s3://-bucket",
@@ -399,9 +406,7 @@ Test(s3_config, rejects_bad_urls_and_settings)
  * covered them (issue 13): such prefixes are refused before any request. */
 Test(s3_config, refuses_dot_segments_in_the_prefix)
 {
-    setenv("AWS_ACCESS_KEY_ID", "AK", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "very-secret", 1);
-    setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9", 1);
+    fake_credentials("http://127.0.0.1:9");
     sp_store st;
     sp_error err = {0};
     static const char *bad[] = {"s3://bucket/a/../b", "s3://bucket/..", "s3://bucket/./x", "s3://bucket/a/.",
@@ -421,8 +426,7 @@ Test(s3_config, refuses_dot_segments_in_the_prefix)
  * SEALPUB_ALLOW_HTTP=1 (issue 13). */
 Test(s3_config, plain_http_only_to_loopback_or_by_opt_in)
 {
-    setenv("AWS_ACCESS_KEY_ID", "AK", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "very-secret", 1);
+    fake_credentials(NULL);
     unsetenv("AWS_ENDPOINT_URL");
     unsetenv("SEALPUB_ALLOW_HTTP");
     sp_store st;

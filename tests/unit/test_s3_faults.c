@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,18 @@ static int proxy_count(const char *filters, int want)
     return n;
 }
 
+/* proxy_count() with the filters made as printf makes them. */
+static int proxy_countf(int want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int proxy_countf(int want, const char *fmt, ...)
+{
+    char filters[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(filters, sizeof(filters), fmt, ap);
+    va_end(ap);
+    return proxy_count(filters, want);
+}
+
 /* Every request that went through the proxy was SigV4-signed, dated, carried
  * the real SHA-256 of its body and a Content-Length, was never chunked,
  * never carried the secret, and every GET had a Range. */
@@ -262,32 +275,68 @@ static void tls_front(void)
     setenv("AWS_CA_BUNDLE", cert, 1);
 }
 
-static void open_store(const char *sub, sp_store *st, char *url, size_t cap)
+/* A test's store through the proxy, its URL, and the error of its last call. */
+typedef struct {
+    sp_store st;
+    char url[1100];
+    sp_error err;
+} store_fx;
+
+/* Opens the store under sub of this test's prefix ("": the prefix itself). */
+static void open_store(store_fx *f, const char *sub)
 {
-    sp_error err = {0};
-    snprintf(url, cap, "%s%s%s", P.base_url, sub[0] ? "/" : "", sub);
-    cr_assert_eq(sp_store_s3_open(url, st, &err), SP_OK, "%s", err.msg);
+    memset(&f->err, 0, sizeof(f->err));
+    snprintf(f->url, sizeof(f->url), "%s%s%s", P.base_url, sub[0] ? "/" : "", sub);
+    cr_assert_eq(sp_store_s3_open(f->url, &f->st, &f->err), SP_OK, "%s", f->err.msg);
+}
+
+/* start(), the proxy's rules (NULL: none), then the store under sub. */
+static void start_store(store_fx *f, const char *rules_json, const char *sub)
+{
+    start();
+    if (rules_json) rules(rules_json);
+    open_store(f, sub);
+}
+
+/* Puts n bytes of sp_test_pattern(n, seed) as key, with the size hint
+ * (UINT64_MAX: unknown), and asserts the put's status; returns the bytes
+ * (the caller frees them). */
+static uint8_t *put_pattern(store_fx *f, const char *key, size_t n, unsigned seed, uint64_t hint, sp_status want)
+{
+    uint8_t *d = sp_test_pattern(n, seed);
+    cr_assert_eq(sp_test_put_object(&f->st, key, d, n, hint, &f->err), want, "%s: %s", key, f->err.msg);
+    return d;
+}
+
+/* A failed upload left nothing: no object at key, no multipart upload open under the store's prefix. */
+static void expect_nothing_left(store_fx *f, const char *key)
+{
+    uint64_t size = 0;
+    cr_expect_eq(f->st.ops->stat(f->st.impl, key, &size, &f->err), SP_ERR_NOT_FOUND, "object %s left", key);
+    cr_expect_eq(uploads_left(f->url), 0, "a multipart upload left under %s", f->url);
+}
+
+/* The base64 CRC32C of a part (from 1) of n bytes at d, in start()'s 5 MiB parts. */
+static void part_crc32c(const uint8_t *d, size_t n, int part, char out[12])
+{
+    size_t off = (size_t)(part - 1) * 5 * MiB, len = n - off < 5 * MiB ? n - off : 5 * MiB;
+    s3_crc32c_b64(s3_crc32c(0, d + off, len), out);
 }
 
 /* ================================================================== tests */
 
 Test(s3_faults, round_trip_every_request_signed_and_sized)
 {
-    start();
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("pre/fix", &st, url, sizeof(url));
-    cr_expect(strstr(st.desc, "/pre/fix") && !strstr(st.desc, getenv("AWS_SECRET_ACCESS_KEY")), "%s", st.desc);
+    store_fx f, root;
+    start_store(&f, NULL, "pre/fix");
+    cr_expect(strstr(f.st.desc, "/pre/fix") && !strstr(f.st.desc, getenv("AWS_SECRET_ACCESS_KEY")), "%s", f.st.desc);
     size_t sizes[] = {0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 16 * MiB + 3};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         for (int known = 0; known < 2; known++) {
             char key[64];
             snprintf(key, sizeof(key), "obj-%zu-%d", sizes[i], known);
-            uint8_t *d = sp_test_pattern(sizes[i], (unsigned)i);
-            cr_assert_eq(sp_test_put_object(&st, key, d, sizes[i], known ? sizes[i] : UINT64_MAX, &err), SP_OK, "%s: %s",
-                         key, err.msg);
-            expect_stored(&st, key, d, sizes[i]);
+            uint8_t *d = put_pattern(&f, key, sizes[i], (unsigned)i, known ? sizes[i] : UINT64_MAX, SP_OK);
+            expect_stored(&f.st, key, d, sizes[i]);
             free(d);
         }
     }
@@ -296,250 +345,210 @@ Test(s3_faults, round_trip_every_request_signed_and_sized)
     cr_expect_eq(proxy_count("--op UploadPart --status 200", 2 * (2 + 4)), 2 * (2 + 4), "parts");
     cr_expect_eq(proxy_count("--op PutObject --status 200", 8), 8, "single PUTs");
     cr_expect_eq(proxy_count("--op UploadPart,PutObject --action forward --status 503", 0), 0);
-    cr_expect_eq(uploads_left(url), 0);
+    cr_expect_eq(uploads_left(f.url), 0);
     /* Keys land under the prefix, without double slashes. */
     uint64_t size;
-    sp_store root;
-    char rurl[1100];
-    open_store("", &root, rurl, sizeof(rurl));
-    cr_expect_eq(root.ops->stat(root.impl, "pre/fix/obj-1-0", &size, &err), SP_OK, "%s", err.msg);
-    sp_store_close(&root);
+    open_store(&root, "");
+    cr_expect_eq(root.st.ops->stat(root.st.impl, "pre/fix/obj-1-0", &size, &root.err), SP_OK, "%s", root.err.msg);
+    sp_store_close(&root.st);
     expect_protocol_clean();
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, stat_read_remove_semantics)
 {
-    start();
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
-    uint8_t *d = sp_test_pattern(1000, 7);
-    cr_assert_eq(sp_test_put_object(&st, "a/b", d, 1000, 1000, &err), SP_OK, "%s", err.msg);
+    store_fx f;
+    start_store(&f, NULL, "");
+    uint8_t *d = put_pattern(&f, "a/b", 1000, 7, 1000, SP_OK);
     uint64_t size;
     uint8_t buf[100];
-    cr_expect_eq(st.ops->stat(st.impl, "missing", &size, &err), SP_ERR_NOT_FOUND);
-    cr_expect_eq(st.ops->read_range(st.impl, "missing", 0, buf, 10, &err), SP_ERR_NOT_FOUND);
-    cr_expect(strstr(err.msg, "NoSuchKey") && strstr(err.msg, "GetObject"), "%s", err.msg);
-    cr_expect_eq(st.ops->read_range(st.impl, "a/b", 950, buf, 100, &err), SP_ERR_TRUNCATED, "%s", err.msg);
-    cr_expect_eq(st.ops->read_range(st.impl, "a/b", 1000, buf, 1, &err), SP_ERR_TRUNCATED, "%s", err.msg);
-    cr_expect_eq(st.ops->read_range(st.impl, "a/b", 10, buf, 0, &err), SP_OK);
-    cr_assert_eq(st.ops->read_range(st.impl, "a/b", 900, buf, 100, &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(f.st.ops->stat(f.st.impl, "missing", &size, &f.err), SP_ERR_NOT_FOUND);
+    cr_expect_eq(f.st.ops->read_range(f.st.impl, "missing", 0, buf, 10, &f.err), SP_ERR_NOT_FOUND);
+    cr_expect(strstr(f.err.msg, "NoSuchKey") && strstr(f.err.msg, "GetObject"), "%s", f.err.msg);
+    cr_expect_eq(f.st.ops->read_range(f.st.impl, "a/b", 950, buf, 100, &f.err), SP_ERR_TRUNCATED, "%s", f.err.msg);
+    cr_expect_eq(f.st.ops->read_range(f.st.impl, "a/b", 1000, buf, 1, &f.err), SP_ERR_TRUNCATED, "%s", f.err.msg);
+    cr_expect_eq(f.st.ops->read_range(f.st.impl, "a/b", 10, buf, 0, &f.err), SP_OK);
+    cr_assert_eq(f.st.ops->read_range(f.st.impl, "a/b", 900, buf, 100, &f.err), SP_OK, "%s", f.err.msg);
     cr_expect(memcmp(buf, d + 900, 100) == 0);
-    cr_expect_eq(st.ops->remove(st.impl, "a/b", &err), SP_OK, "%s", err.msg);
-    cr_expect_eq(st.ops->remove(st.impl, "a/b", &err), SP_OK, "absent is not an error: %s", err.msg);
-    cr_expect_eq(st.ops->stat(st.impl, "a/b", &size, &err), SP_ERR_NOT_FOUND);
-    cr_expect_eq(st.ops->stat(st.impl, "/abs", &size, &err), SP_ERR_USAGE);
-    cr_expect_eq(st.ops->stat(st.impl, "a//b", &size, &err), SP_ERR_USAGE);
+    cr_expect_eq(f.st.ops->remove(f.st.impl, "a/b", &f.err), SP_OK, "%s", f.err.msg);
+    cr_expect_eq(f.st.ops->remove(f.st.impl, "a/b", &f.err), SP_OK, "absent is not an error: %s", f.err.msg);
+    cr_expect_eq(f.st.ops->stat(f.st.impl, "a/b", &size, &f.err), SP_ERR_NOT_FOUND);
+    cr_expect_eq(f.st.ops->stat(f.st.impl, "/abs", &size, &f.err), SP_ERR_USAGE);
+    cr_expect_eq(f.st.ops->stat(f.st.impl, "a//b", &size, &f.err), SP_ERR_USAGE);
     expect_protocol_clean();
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, retries_throttling_and_5xx_then_succeeds)
 {
-    start();
-    rules("[{\"op\": \"UploadPart\", \"part\": 2, \"times\": 2, \"action\": \"error\", \"status\": 500, "
-          "\"code\": \"InternalError\"},"
-          " {\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"error\", \"status\": 503, "
-          "\"code\": \"SlowDown\"}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    store_fx f;
+    start_store(&f,
+                "[{\"op\": \"UploadPart\", \"part\": 2, \"times\": 2, \"action\": \"error\", \"status\": 500, "
+                "\"code\": \"InternalError\"},"
+                " {\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"error\", \"status\": 503, "
+                "\"code\": \"SlowDown\"}]",
+                "");
     size_t n = 12 * MiB;
-    uint8_t *d = sp_test_pattern(n, 3);
-    cr_assert_eq(sp_test_put_object(&st, "retried", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
-    expect_stored(&st, "retried", d, n);
+    uint8_t *d = put_pattern(&f, "retried", n, 3, UINT64_MAX, SP_OK);
+    expect_stored(&f.st, "retried", d, n);
     cr_expect_eq(proxy_count("--op UploadPart --part 1 --action error --status 503", 1), 1, "one SlowDown on part 1");
     cr_expect_eq(proxy_count("--op UploadPart --part 2 --action error --status 500", 2), 2, "two 500s on part 2");
     cr_expect_eq(proxy_count("--op UploadPart --part 2", 3), 3, "part 2 sent three times");
     cr_expect_eq(proxy_count("--op UploadPart --part 2 --action forward --status 200", 1), 1, "and accepted once");
     expect_protocol_clean();
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, complete_200_with_error_body_is_retried)
 {
-    start();
-    rules("[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"error\", \"status\": 200, "
-          "\"code\": \"InternalError\"}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    store_fx f;
+    start_store(&f,
+                "[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"error\", \"status\": 200, "
+                "\"code\": \"InternalError\"}]",
+                "");
     size_t n = 11 * MiB;
-    uint8_t *d = sp_test_pattern(n, 4);
-    cr_assert_eq(sp_test_put_object(&st, "late-error", d, n, n, &err), SP_OK, "%s", err.msg);
+    uint8_t *d = put_pattern(&f, "late-error", n, 4, n, SP_OK);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 2), 2);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload --action forward --status 200", 1), 1);
-    expect_stored(&st, "late-error", d, n);
+    expect_stored(&f.st, "late-error", d, n);
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, complete_200_with_fatal_error_fails_and_aborts)
 {
-    start();
-    rules("[{\"op\": \"CompleteMultipartUpload\", \"times\": 5, \"action\": \"error\", \"status\": 200, "
-          "\"code\": \"InvalidPart\"}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    store_fx f;
+    start_store(&f,
+                "[{\"op\": \"CompleteMultipartUpload\", \"times\": 5, \"action\": \"error\", \"status\": 200, "
+                "\"code\": \"InvalidPart\"}]",
+                "");
     size_t n = 11 * MiB;
-    uint8_t *d = sp_test_pattern(n, 5);
-    cr_expect_eq(sp_test_put_object(&st, "bad-complete", d, n, n, &err), SP_ERR_STORE);
-    cr_expect(strstr(err.msg, "CompleteMultipartUpload") && strstr(err.msg, "InvalidPart"), "%s", err.msg);
+    uint8_t *d = put_pattern(&f, "bad-complete", n, 5, n, SP_ERR_STORE);
+    cr_expect(strstr(f.err.msg, "CompleteMultipartUpload") && strstr(f.err.msg, "InvalidPart"), "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 1), 1, "a fatal code is not retried");
     cr_expect_eq(proxy_count("--op AbortMultipartUpload --action forward --status 204", 1), 1,
                  "the upload was aborted on the server");
-    cr_expect_eq(uploads_left(url), 0);
-    uint64_t size;
-    cr_expect_eq(st.ops->stat(st.impl, "bad-complete", &size, &err), SP_ERR_NOT_FOUND);
+    expect_nothing_left(&f, "bad-complete");
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, complete_whose_answer_is_lost_still_commits)
 {
-    start();
+    store_fx f;
     /* The server completes the upload; the client never hears of it and
      * sends Complete again. */
-    rules("[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"drop_response\"}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    start_store(&f, "[{\"op\": \"CompleteMultipartUpload\", \"times\": 1, \"action\": \"drop_response\"}]", "");
     size_t n = 11 * MiB;
-    uint8_t *d = sp_test_pattern(n, 6);
-    cr_assert_eq(sp_test_put_object(&st, "lost-answer", d, n, n, &err), SP_OK, "%s", err.msg);
+    uint8_t *d = put_pattern(&f, "lost-answer", n, 6, n, SP_OK);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload --action drop_response --status 200", 1), 1);
     cr_expect_eq(proxy_count("--op CompleteMultipartUpload", 2), 2, "Complete was sent again");
-    expect_stored(&st, "lost-answer", d, n);
-    cr_expect_eq(uploads_left(url), 0);
+    expect_stored(&f.st, "lost-answer", d, n);
+    cr_expect_eq(uploads_left(f.url), 0);
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, auth_errors_are_not_retried_and_read_clearly)
 {
+    store_fx f;
     start();
     /* radosgw's own 403: the secret is wrong, the signature does not match. */
     setenv("AWS_SECRET_ACCESS_KEY", "not-the-right-secret-key", 1);
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    open_store(&f, "");
     uint8_t d[10] = {0};
-    cr_expect_eq(sp_test_put_object(&st, "denied", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
+    cr_expect_eq(sp_test_put_object(&f.st, "denied", d, sizeof(d), sizeof(d), &f.err), SP_ERR_STORE);
     char where[1200];
     snprintf(where, sizeof(where), "%s/denied", P.base_url);
-    cr_expect(strstr(err.msg, "PutObject") && strstr(err.msg, "403") && strstr(err.msg, "SignatureDoesNotMatch") &&
-                  strstr(err.msg, where),
-              "%s", err.msg);
-    cr_expect(strchr(err.msg, '\n') == NULL, "one line: %s", err.msg);
-    cr_expect(!strstr(err.msg, "not-the-right-secret-key") && !strstr(err.msg, "Signature="), "%s", err.msg);
+    cr_expect(strstr(f.err.msg, "PutObject") && strstr(f.err.msg, "403") &&
+                  strstr(f.err.msg, "SignatureDoesNotMatch") && strstr(f.err.msg, where),
+              "%s", f.err.msg);
+    cr_expect(strchr(f.err.msg, '\n') == NULL, "one line: %s", f.err.msg);
+    cr_expect(!strstr(f.err.msg, "not-the-right-secret-key") && !strstr(f.err.msg, "Signature="), "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op PutObject --status 403", 1), 1);
     cr_expect_eq(proxy_count("--op PutObject", 1), 1, "a 403 is not retried");
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, failing_part_aborts_the_upload)
 {
-    start();
-    rules("[{\"op\": \"UploadPart\", \"part\": 2, \"times\": -1, \"action\": \"error\", \"status\": 500, "
-          "\"code\": \"InternalError\"}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    store_fx f;
+    start_store(&f,
+                "[{\"op\": \"UploadPart\", \"part\": 2, \"times\": -1, \"action\": \"error\", \"status\": 500, "
+                "\"code\": \"InternalError\"}]",
+                "");
     size_t n = 16 * MiB;
-    uint8_t *d = sp_test_pattern(n, 6);
-    cr_expect_eq(sp_test_put_object(&st, "doomed", d, n, UINT64_MAX, &err), SP_ERR_STORE);
-    cr_expect(strstr(err.msg, "UploadPart 2") && strstr(err.msg, "InternalError") && strstr(err.msg, "3 attempts"),
-              "%s", err.msg);
+    uint8_t *d = put_pattern(&f, "doomed", n, 6, UINT64_MAX, SP_ERR_STORE);
+    cr_expect(strstr(f.err.msg, "UploadPart 2") && strstr(f.err.msg, "InternalError") &&
+                  strstr(f.err.msg, "3 attempts"),
+              "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op UploadPart --part 2", 3), 3);
     cr_expect_geq(proxy_count("--op AbortMultipartUpload --action forward --status 204", 1), 1);
-    cr_expect_eq(uploads_left(url), 0);
-    uint64_t size;
-    cr_expect_eq(st.ops->stat(st.impl, "doomed", &size, &err), SP_ERR_NOT_FOUND);
+    expect_nothing_left(&f, "doomed");
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, connection_resets_exhaust_the_attempts)
 {
-    start();
-    rules("[{\"op\": \"PutObject\", \"times\": -1, \"action\": \"reset\", \"after_bytes\": 0}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
-    uint8_t *d = sp_test_pattern(3000, 1);
-    cr_expect_eq(sp_test_put_object(&st, "reset", d, 3000, 3000, &err), SP_ERR_STORE);
-    cr_expect(strstr(err.msg, "PutObject") && strstr(err.msg, "after 3 attempts"), "%s", err.msg);
+    store_fx f;
+    start_store(&f, "[{\"op\": \"PutObject\", \"times\": -1, \"action\": \"reset\", \"after_bytes\": 0}]", "");
+    uint8_t *d = put_pattern(&f, "reset", 3000, 1, 3000, SP_ERR_STORE);
+    cr_expect(strstr(f.err.msg, "PutObject") && strstr(f.err.msg, "after 3 attempts"), "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op PutObject --action reset", 3), 3);
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, stalled_transfer_is_cut_and_retried)
 {
+    store_fx f;
     start();
     setenv("SEALPUB_S3_STALL_SECONDS", "1", 1);
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    open_store(&f, "");
 
     /* The server takes the whole body and never answers. */
     rules("[{\"op\": \"PutObject\", \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1000000000, "
           "\"seconds\": 30}]");
     uint8_t d[100] = {1};
-    cr_assert_eq(sp_test_put_object(&st, "stalled", d, sizeof(d), sizeof(d), &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_test_put_object(&f.st, "stalled", d, sizeof(d), sizeof(d), &f.err), SP_OK, "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op PutObject", 2), 2);
-    expect_stored(&st, "stalled", d, sizeof(d));
+    expect_stored(&f.st, "stalled", d, sizeof(d));
 
     /* The server stops reading 1 MiB into a part. */
     rules("[{\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1048576, "
           "\"seconds\": 30}]");
     size_t n = 11 * MiB;
-    uint8_t *big = sp_test_pattern(n, 2);
-    cr_assert_eq(sp_test_put_object(&st, "stalled-part", big, n, n, &err), SP_OK, "%s", err.msg);
+    uint8_t *big = put_pattern(&f, "stalled-part", n, 2, n, SP_OK);
     cr_expect_eq(proxy_count("--op UploadPart --part 1 --action stall", 1), 1);
     cr_expect_eq(proxy_count("--op UploadPart --part 1 --action forward --status 200", 1), 1, "part 1 resent");
-    expect_stored(&st, "stalled-part", big, n);
+    expect_stored(&f.st, "stalled-part", big, n);
     free(big);
 
     /* Every attempt of a HEAD hangs. */
     rules("[{\"op\": \"HeadObject\", \"times\": -1, \"action\": \"stall\", \"seconds\": 30}]");
     uint64_t size;
-    cr_expect_eq(st.ops->stat(st.impl, "stalled", &size, &err), SP_ERR_STORE);
-    cr_expect(strstr(err.msg, "HeadObject") && strstr(err.msg, "after 3 attempts"), "%s", err.msg);
+    cr_expect_eq(f.st.ops->stat(f.st.impl, "stalled", &size, &f.err), SP_ERR_STORE);
+    cr_expect(strstr(f.err.msg, "HeadObject") && strstr(f.err.msg, "after 3 attempts"), "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op HeadObject --action stall", 3), 3);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, size_mismatch_after_commit_fails_and_deletes)
 {
-    start();
+    store_fx f;
     /* The HEAD after the commit reports one byte less than was stored. */
-    rules("[{\"op\": \"HeadObject\", \"times\": 1, \"action\": \"head_length_delta\", \"delta\": -1}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
+    start_store(&f, "[{\"op\": \"HeadObject\", \"times\": 1, \"action\": \"head_length_delta\", \"delta\": -1}]", "");
     uint8_t d[100] = {2};
-    cr_expect_eq(sp_test_put_object(&st, "short", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
-    cr_expect(strstr(err.msg, "99 bytes") && strstr(err.msg, "expected 100"), "%s", err.msg);
+    cr_expect_eq(sp_test_put_object(&f.st, "short", d, sizeof(d), sizeof(d), &f.err), SP_ERR_STORE);
+    cr_expect(strstr(f.err.msg, "99 bytes") && strstr(f.err.msg, "expected 100"), "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op HeadObject --action head_length_delta", 1), 1);
     cr_expect_eq(proxy_count("--op DeleteObject --action forward --status 204", 1), 1, "the object was deleted");
     uint64_t size;
-    cr_expect_eq(st.ops->stat(st.impl, "short", &size, &err), SP_ERR_NOT_FOUND, "the bad object is gone");
-    sp_store_close(&st);
+    cr_expect_eq(f.st.ops->stat(f.st.impl, "short", &size, &f.err), SP_ERR_NOT_FOUND, "the bad object is gone");
+    sp_store_close(&f.st);
 }
 
 static volatile int cancel_flag;
@@ -554,75 +563,70 @@ static void *raise_cancel(void *arg)
 
 Test(s3_faults, cancel_flag_stops_a_part_mid_body_and_aborts)
 {
-    start();
+    store_fx f;
     /* Part 1 is held mid-body, so the commit is waiting on the network
      * when the flag goes up. */
-    rules("[{\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1048576, "
-          "\"seconds\": 60}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("", &st, url, sizeof(url));
-    sp_store_set_cancel(&st, &cancel_flag);
+    start_store(&f,
+                "[{\"op\": \"UploadPart\", \"part\": 1, \"times\": 1, \"action\": \"stall\", \"after_bytes\": 1048576, "
+                "\"seconds\": 60}]",
+                "");
+    sp_store_set_cancel(&f.st, &cancel_flag);
     sp_upload *up;
-    cr_assert_eq(st.ops->put_begin(st.impl, "cancelled", UINT64_MAX, &up, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(f.st.ops->put_begin(f.st.impl, "cancelled", UINT64_MAX, &up, &f.err), SP_OK, "%s", f.err.msg);
     size_t n = 12 * MiB;
     uint8_t *d = sp_test_pattern(n, 8);
-    cr_assert_eq(st.ops->put_write(up, d, n, &err), SP_OK, "%s", err.msg);
-    cr_expect_eq(uploads_left(url), 1);
+    cr_assert_eq(f.st.ops->put_write(up, d, n, &f.err), SP_OK, "%s", f.err.msg);
+    cr_expect_eq(uploads_left(f.url), 1);
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, raise_cancel, NULL), 0);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    cr_expect_eq(st.ops->put_commit(up, &err), SP_ERR_INTERRUPTED, "%s", err.msg);
+    cr_expect_eq(f.st.ops->put_commit(up, &f.err), SP_ERR_INTERRUPTED, "%s", f.err.msg);
     clock_gettime(CLOCK_MONOTONIC, &b);
     pthread_join(t, NULL);
-    cr_expect(strstr(err.msg, "interrupted") && strstr(err.msg, "aborted"), "%s", err.msg);
+    cr_expect(strstr(f.err.msg, "interrupted") && strstr(f.err.msg, "aborted"), "%s", f.err.msg);
     cr_log_info("commit returned %.2f s after it began (cancel at 0.5 s)",
                 (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
     cancel_flag = 0;
-    sp_store_set_cancel(&st, NULL);
+    sp_store_set_cancel(&f.st, NULL);
     cr_expect_eq(proxy_count("--op UploadPart --part 1 --action stall", 1), 1, "part 1 was on the wire");
     cr_expect_eq(proxy_count("--op AbortMultipartUpload --action forward --status 204", 1), 1);
-    cr_expect_eq(uploads_left(url), 0, "the multipart upload was aborted");
+    cr_expect_eq(uploads_left(f.url), 0, "the multipart upload was aborted");
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 Test(s3_faults, abort_stale_uploads_only_under_the_prefix)
 {
-    start();
-    sp_store st, other;
-    char url_p[1100], url_q[1100];
-    sp_error err = {0};
-    open_store("p", &st, url_p, sizeof(url_p));
-    open_store("q", &other, url_q, sizeof(url_q));
+    store_fx p, q;
+    start_store(&p, NULL, "p");
+    open_store(&q, "q");
     size_t n = 6 * MiB;
     uint8_t *d = sp_test_pattern(n, 9);
     sp_upload *up1, *up2;
-    cr_assert_eq(st.ops->put_begin(st.impl, "left1", UINT64_MAX, &up1, &err), SP_OK);
-    cr_assert_eq(st.ops->put_write(up1, d, n, &err), SP_OK, "%s", err.msg); /* starts the multipart upload */
-    cr_assert_eq(other.ops->put_begin(other.impl, "elsewhere", UINT64_MAX, &up2, &err), SP_OK);
-    cr_assert_eq(other.ops->put_write(up2, d, n, &err), SP_OK, "%s", err.msg);
-    cr_expect_eq(uploads_left(url_p), 1, "only the prefix's uploads are listed");
-    cr_expect_eq(uploads_left(url_q), 1);
+    cr_assert_eq(p.st.ops->put_begin(p.st.impl, "left1", UINT64_MAX, &up1, &p.err), SP_OK);
+    cr_assert_eq(p.st.ops->put_write(up1, d, n, &p.err), SP_OK, "%s", p.err.msg); /* starts the multipart upload */
+    cr_assert_eq(q.st.ops->put_begin(q.st.impl, "elsewhere", UINT64_MAX, &up2, &q.err), SP_OK);
+    cr_assert_eq(q.st.ops->put_write(up2, d, n, &q.err), SP_OK, "%s", q.err.msg);
+    cr_expect_eq(uploads_left(p.url), 1, "only the prefix's uploads are listed");
+    cr_expect_eq(uploads_left(q.url), 1);
 
     unsigned aborted = 99;
-    cr_assert_eq(sp_s3_abort_stale(url_p, 3600, &aborted, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_s3_abort_stale(p.url, 3600, &aborted, &p.err), SP_OK, "%s", p.err.msg);
     cr_expect_eq(aborted, 0, "an upload seconds old is not an hour old");
     sleep(2);
-    cr_assert_eq(sp_s3_abort_stale(url_p, 1, &aborted, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_s3_abort_stale(p.url, 1, &aborted, &p.err), SP_OK, "%s", p.err.msg);
     cr_expect_eq(aborted, 1);
-    cr_expect_eq(uploads_left(url_p), 0);
-    cr_expect_eq(uploads_left(url_q), 1, "the other prefix's upload is untouched");
+    cr_expect_eq(uploads_left(p.url), 0);
+    cr_expect_eq(uploads_left(q.url), 1, "the other prefix's upload is untouched");
     /* Committing the upload whose parts were aborted fails cleanly. */
-    cr_expect_eq(st.ops->put_commit(up1, &err), SP_ERR_STORE);
-    cr_expect(strstr(err.msg, "NoSuchUpload"), "%s", err.msg);
-    other.ops->put_abort(up2);
-    cr_expect_eq(uploads_left(url_q), 0);
+    cr_expect_eq(p.st.ops->put_commit(up1, &p.err), SP_ERR_STORE);
+    cr_expect(strstr(p.err.msg, "NoSuchUpload"), "%s", p.err.msg);
+    q.st.ops->put_abort(up2);
+    cr_expect_eq(uploads_left(q.url), 0);
     free(d);
-    sp_store_close(&other);
-    sp_store_close(&st);
+    sp_store_close(&q.st);
+    sp_store_close(&p.st);
 }
 
 Test(s3_faults, missing_bucket_is_one_clear_request)
@@ -630,9 +634,7 @@ Test(s3_faults, missing_bucket_is_one_clear_request)
     start();
     sp_store st;
     sp_error err = {0};
-    char url[128];
-    snprintf(url, sizeof(url), "s3://sealpub-missing-%d", (int)getpid());
-    cr_assert_eq(sp_store_s3_open(url, &st, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_test_open_missing_bucket(&st, &err), SP_OK, "%s", err.msg);
     uint8_t d[1] = {0};
     cr_expect_eq(sp_test_put_object(&st, "x", d, 1, 1, &err), SP_ERR_STORE);
     cr_expect(strstr(err.msg, "NoSuchBucket") && strstr(err.msg, "404"), "%s", err.msg);
@@ -649,20 +651,17 @@ Test(s3_faults, missing_bucket_is_one_clear_request)
  * SEALPUB_S3_CHECKSUM=none sends none. */
 Test(s3_faults, crc32c_offered_then_dropped_when_the_server_ignores_it)
 {
-    start();
-    sp_store st;
-    char url[1100], want[12], filt[200];
-    sp_error err = {0};
-    open_store("crc", &st, url, sizeof(url));
+    store_fx f;
+    char want[12];
+    start_store(&f, NULL, "crc");
     size_t n = 22 * MiB + 5; /* 5 parts of 5 MiB, 3 in flight */
-    uint8_t *d = sp_test_pattern(n, 11);
-    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
-    expect_stored(&st, "multi", d, n);
+    uint8_t *d = put_pattern(&f, "multi", n, 11, UINT64_MAX, SP_OK);
+    expect_stored(&f.st, "multi", d, n);
     cr_expect_eq(proxy_count("--op CreateMultipartUpload --checksum-algorithm CRC32C --checksum-type FULL_OBJECT", 1), 1,
                  "Create offered CRC32C, FULL_OBJECT");
-    s3_crc32c_b64(s3_crc32c(0, d, 5 * MiB), want);
-    snprintf(filt, sizeof(filt), "--op UploadPart --part 1 --status 200 --crc32c %s", want);
-    cr_expect_eq(proxy_count(filt, 1), 1, "part 1 carried its CRC32C %s", want);
+    part_crc32c(d, n, 1, want);
+    cr_expect_eq(proxy_countf(1, "--op UploadPart --part 1 --status 200 --crc32c %s", want), 1,
+                 "part 1 carried its CRC32C %s", want);
     /* Parts 2 and 3 may have started before part 1's answer; part 4 waits
      * for a free slot, so for an answer, and part 5 comes after. */
     cr_expect_eq(proxy_count("--op UploadPart --part 4 --status 200 --crc32c -", 1), 1, "part 4 without one");
@@ -671,20 +670,20 @@ Test(s3_faults, crc32c_offered_then_dropped_when_the_server_ignores_it)
                  "Complete without checksums");
     expect_protocol_clean(); /* every part's payload SHA-256 was signed */
     s3_crc32c_b64(s3_crc32c(0, d, 1000), want);
-    cr_assert_eq(sp_test_put_object(&st, "single", d, 1000, 1000, &err), SP_OK, "%s", err.msg);
-    snprintf(filt, sizeof(filt), "--op PutObject --status 200 --crc32c %s --crc32c-ok yes", want);
-    cr_expect_eq(proxy_count(filt, 1), 1, "the single PUT carried the object's CRC32C");
-    sp_store_close(&st);
+    cr_assert_eq(sp_test_put_object(&f.st, "single", d, 1000, 1000, &f.err), SP_OK, "%s", f.err.msg);
+    cr_expect_eq(proxy_countf(1, "--op PutObject --status 200 --crc32c %s --crc32c-ok yes", want), 1,
+                 "the single PUT carried the object's CRC32C");
+    sp_store_close(&f.st);
 
     setenv("SEALPUB_S3_CHECKSUM", "none", 1);
-    open_store("crc-off", &st, url, sizeof(url));
-    cr_assert_eq(sp_test_put_object(&st, "multi", d, 12 * MiB, UINT64_MAX, &err), SP_OK, "%s", err.msg);
+    open_store(&f, "crc-off");
+    cr_assert_eq(sp_test_put_object(&f.st, "multi", d, 12 * MiB, UINT64_MAX, &f.err), SP_OK, "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op UploadPart --status 200 --crc32c -", 3 + 2), 3 + 2, "none sent when turned off");
     cr_expect_eq(proxy_count("--op CreateMultipartUpload --checksum-algorithm - --checksum-type -", 1), 1,
                  "none offered when turned off");
     unsetenv("SEALPUB_S3_CHECKSUM");
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 /* A server that checks flexible checksums, as AWS S3 documents it. radosgw
@@ -696,54 +695,43 @@ Test(s3_faults, crc32c_offered_then_dropped_when_the_server_ignores_it)
  * whole object's CRC32C, combined from the parts', with FULL_OBJECT. */
 Test(s3_faults, crc32c_full_object_to_a_server_that_checks_them)
 {
-    start();
-    rules("[{\"action\": \"flexible_checksums\", \"times\": -1}]");
-    sp_store st;
-    char url[1100], want[12], filt[300], list[5][12], joined[80] = "";
-    sp_error err = {0};
-    open_store("crc-full", &st, url, sizeof(url));
+    store_fx f;
+    char want[12], list[5][12], joined[80] = "";
+    start_store(&f, "[{\"action\": \"flexible_checksums\", \"times\": -1}]", "crc-full");
     size_t n = 22 * MiB + 5;
-    uint8_t *d = sp_test_pattern(n, 12);
-    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
-    expect_stored(&st, "multi", d, n);
+    uint8_t *d = put_pattern(&f, "multi", n, 12, UINT64_MAX, SP_OK);
+    expect_stored(&f.st, "multi", d, n);
     for (int part = 1; part <= 5; part++) {
-        size_t off = (size_t)(part - 1) * 5 * MiB, len = part < 5 ? 5 * MiB : n - off;
-        s3_crc32c_b64(s3_crc32c(0, d + off, len), list[part - 1]);
-        snprintf(filt, sizeof(filt), "--op UploadPart --part %d --status 200 --crc32c %s --crc32c-ok yes", part,
-                 list[part - 1]);
-        cr_expect_eq(proxy_count(filt, 1), 1, "part %d carried its CRC32C %s", part, list[part - 1]);
+        part_crc32c(d, n, part, list[part - 1]);
+        cr_expect_eq(proxy_countf(1, "--op UploadPart --part %d --status 200 --crc32c %s --crc32c-ok yes", part,
+                                  list[part - 1]),
+                     1, "part %d carried its CRC32C %s", part, list[part - 1]);
         snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s", part > 1 ? "," : "", list[part - 1]);
     }
     s3_crc32c_b64(s3_crc32c(0, d, n), want);
-    snprintf(filt, sizeof(filt),
-             "--op CompleteMultipartUpload --status 200 --crc32c %s --checksum-type FULL_OBJECT --complete-crc32c %s",
-             want, joined);
-    cr_expect_eq(proxy_count(filt, 1), 1, "Complete sent the object's CRC32C %s and the parts' %s", want, joined);
+    cr_expect_eq(proxy_countf(1,
+                              "--op CompleteMultipartUpload --status 200 --crc32c %s --checksum-type FULL_OBJECT "
+                              "--complete-crc32c %s",
+                              want, joined),
+                 1, "Complete sent the object's CRC32C %s and the parts' %s", want, joined);
     cr_expect_eq(proxy_count("--crc32c-ok no", 0), 0, "no wrong CRC32C");
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 /* A server that reports another CRC32C for a part than the one sent saw
  * other bytes: the upload fails, named, retryable, and leaves nothing. */
 Test(s3_faults, a_part_echoed_with_another_crc32c_fails_the_upload)
 {
-    start();
-    rules("[{\"action\": \"flexible_checksums\", \"wrong_echo\": true, \"times\": -1}]");
-    sp_store st;
-    char url[1100];
-    sp_error err = {0};
-    open_store("crc-wrong", &st, url, sizeof(url));
+    store_fx f;
+    start_store(&f, "[{\"action\": \"flexible_checksums\", \"wrong_echo\": true, \"times\": -1}]", "crc-wrong");
     size_t n = 12 * MiB;
-    uint8_t *d = sp_test_pattern(n, 14);
-    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_ERR_STORE);
-    cr_expect(strstr(err.msg, "the server's CRC32C AAAAAA== differs from ours") != NULL, "%s", err.msg);
-    cr_expect(err.retryable, "a part damaged on the way may pass when published again");
-    uint64_t size = 0;
-    cr_expect_eq(st.ops->stat(st.impl, "multi", &size, &err), SP_ERR_NOT_FOUND, "no object left");
-    cr_expect_eq(uploads_left(url), 0, "the multipart upload was aborted");
+    uint8_t *d = put_pattern(&f, "multi", n, 14, UINT64_MAX, SP_ERR_STORE);
+    cr_expect(strstr(f.err.msg, "the server's CRC32C AAAAAA== differs from ours") != NULL, "%s", f.err.msg);
+    cr_expect(f.err.retryable, "a part damaged on the way may pass when published again");
+    expect_nothing_left(&f, "multi");
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 /* Over https, to a server that confirmed CRC32C (the proxy playing that
@@ -753,33 +741,29 @@ Test(s3_faults, a_part_echoed_with_another_crc32c_fails_the_upload)
  * their SHA-256. */
 Test(s3_faults, unsigned_payload_over_https_only_once_crc32c_is_confirmed)
 {
+    store_fx f;
     start();
     tls_front();
     rules("[{\"action\": \"flexible_checksums\", \"times\": -1}]");
-    sp_store st;
-    char url[1100], filt[200];
-    sp_error err = {0};
-    open_store("tls-crc", &st, url, sizeof(url));
+    open_store(&f, "tls-crc");
     size_t n = 12 * MiB + 7;
-    uint8_t *d = sp_test_pattern(n, 13);
-    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
-    expect_stored(&st, "multi", d, n);
-    for (int part = 1; part <= 3; part++) {
-        snprintf(filt, sizeof(filt), "--op UploadPart --part %d --status 200 --amz-sha UNSIGNED-PAYLOAD --crc32c-ok yes",
-                 part);
-        cr_expect_eq(proxy_count(filt, 1), 1, "part %d went UNSIGNED-PAYLOAD with a checked CRC32C", part);
-    }
-    sp_store_close(&st);
+    uint8_t *d = put_pattern(&f, "multi", n, 13, UINT64_MAX, SP_OK);
+    expect_stored(&f.st, "multi", d, n);
+    for (int part = 1; part <= 3; part++)
+        cr_expect_eq(
+            proxy_countf(1, "--op UploadPart --part %d --status 200 --amz-sha UNSIGNED-PAYLOAD --crc32c-ok yes", part),
+            1, "part %d went UNSIGNED-PAYLOAD with a checked CRC32C", part);
+    sp_store_close(&f.st);
 
     rules("[]"); /* radosgw as it is: no confirmation */
-    open_store("tls-plain", &st, url, sizeof(url));
-    cr_assert_eq(sp_test_put_object(&st, "multi", d, n, UINT64_MAX, &err), SP_OK, "%s", err.msg);
-    expect_stored(&st, "multi", d, n);
+    open_store(&f, "tls-plain");
+    cr_assert_eq(sp_test_put_object(&f.st, "multi", d, n, UINT64_MAX, &f.err), SP_OK, "%s", f.err.msg);
+    expect_stored(&f.st, "multi", d, n);
     cr_expect_eq(proxy_count("--op UploadPart --status 200 --amz-sha UNSIGNED-PAYLOAD", 3), 3,
                  "only the three parts to the confirming server went unsigned");
     cr_expect_eq(proxy_count("--op UploadPart --status 200", 6), 6, "six parts in all");
     free(d);
-    sp_store_close(&st);
+    sp_store_close(&f.st);
 }
 
 /* The cancel flag is the store's own (sp_store_set_cancel), and reads obey
@@ -787,29 +771,27 @@ Test(s3_faults, unsigned_payload_over_https_only_once_crc32c_is_confirmed)
  * stalled server. A second store opened beside it is not cancelled. */
 Test(s3_faults, cancel_flag_stops_a_stalled_read_and_belongs_to_one_store)
 {
-    start();
-    sp_store st, other;
-    char url[1100];
-    sp_error err = {0};
-    open_store("readcancel", &st, url, sizeof(url));
-    open_store("readcancel", &other, url, sizeof(url));
-    uint8_t *d = sp_test_pattern(4096, 3);
-    cr_assert_eq(sp_test_put_object(&st, "obj", d, 4096, 4096, &err), SP_OK, "%s", err.msg);
+    store_fx f, other;
+    start_store(&f, NULL, "readcancel");
+    open_store(&other, "readcancel");
+    uint8_t *d = put_pattern(&f, "obj", 4096, 3, 4096, SP_OK);
     cancel_flag = 0;
-    sp_store_set_cancel(&st, &cancel_flag);
+    sp_store_set_cancel(&f.st, &cancel_flag);
     rules("[{\"op\": \"GetObject\", \"times\": 1, \"action\": \"stall\", \"after_bytes\": 0, \"seconds\": 60}]");
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, raise_cancel, NULL), 0);
     uint8_t buf[4096];
-    cr_expect_eq(st.ops->read_range(st.impl, "obj", 0, buf, sizeof(buf), &err), SP_ERR_INTERRUPTED, "%s", err.msg);
+    cr_expect_eq(f.st.ops->read_range(f.st.impl, "obj", 0, buf, sizeof(buf), &f.err), SP_ERR_INTERRUPTED, "%s",
+                 f.err.msg);
     pthread_join(t, NULL);
-    cr_expect(strstr(err.msg, "interrupted"), "%s", err.msg);
+    cr_expect(strstr(f.err.msg, "interrupted"), "%s", f.err.msg);
     cr_expect_eq(proxy_count("--op GetObject --action stall", 1), 1, "the read was held by the proxy");
     /* The flag is still up, but the other store never saw it. */
-    cr_expect_eq(other.ops->read_range(other.impl, "obj", 0, buf, sizeof(buf), &err), SP_OK, "%s", err.msg);
+    cr_expect_eq(other.st.ops->read_range(other.st.impl, "obj", 0, buf, sizeof(buf), &other.err), SP_OK, "%s",
+                 other.err.msg);
     cr_expect_eq(memcmp(buf, d, sizeof(buf)), 0);
     cancel_flag = 0;
     free(d);
-    sp_store_close(&st);
-    sp_store_close(&other);
+    sp_store_close(&f.st);
+    sp_store_close(&other.st);
 }

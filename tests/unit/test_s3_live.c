@@ -215,9 +215,7 @@ Test(s3_live, missing_bucket_is_no_such_bucket)
     need_service();
     sp_store st;
     sp_error err = {0};
-    char url[128];
-    snprintf(url, sizeof(url), "s3://sealpub-missing-%d", (int)getpid());
-    cr_assert_eq(sp_store_open(url, &st, &err), SP_OK, "%s", err.msg);
+    cr_assert_eq(sp_test_open_missing_bucket(&st, &err), SP_OK, "%s", err.msg);
     uint8_t d[4] = {0};
     cr_expect_eq(sp_test_put_object(&st, "obj", d, sizeof(d), sizeof(d), &err), SP_ERR_STORE);
     cr_log_info("missing bucket: %s", err.msg);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "source/source.h"
 #include "skip.h"
 
@@ -35,23 +36,11 @@ static void remove_tmpdir(void)
 
 static void tmp_path(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
 
-/* Deterministic bytes that differ at every offset of every chunk. */
-static void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
-{
-    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        p[i] = (uint8_t)x;
-    }
-}
-
 static uint8_t *make_file(const char *path, size_t len, uint64_t seed)
 {
     uint8_t *data = malloc(len ? len : 1);
     cr_assert_not_null(data);
-    fill_pattern(data, len, seed);
+    sp_test_fill(data, len, SP_DATA_RANDOM, seed);
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
     cr_assert_eq(fwrite(data, 1, len, f), len);
@@ -295,7 +284,7 @@ Test(source, stdin_pipe_written_slowly)
 {
     size_t len = 3 * CHUNK + 777;
     uint8_t *data = malloc(len);
-    fill_pattern(data, len, 11);
+    sp_test_fill(data, len, SP_DATA_RANDOM, 11);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     pid_t pid = fork();
@@ -331,7 +320,7 @@ Test(source, fifo_path)
     cr_assert_eq(mkfifo(path, 0600), 0);
     size_t len = 2 * CHUNK + 1;
     uint8_t *data = malloc(len);
-    fill_pattern(data, len, 5);
+    sp_test_fill(data, len, SP_DATA_RANDOM, 5);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
